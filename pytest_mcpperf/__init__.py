@@ -1,0 +1,25 @@
+"""pytest-mcpperf: performance scenarios for MCP servers as ordinary pytest tests."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from pytest_mcpperf.errors import ConfigError, McpPerfError, ProtocolError, TargetError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec, ToolCall
+
+try:
+    __version__ = version("pytest-mcpperf")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ConfigError",
+    "LoadResult",
+    "LoadSpec",
+    "McpPerfError",
+    "ProtocolError",
+    "TargetError",
+    "ToolCall",
+    "__version__",
+]

@@ -1,0 +1,57 @@
+"""The `mcpperf` command: the seed's four tools as subcommands.
+
+    mcpperf server  [--bind-address 127.0.0.1:8080]
+    mcpperf client  [globals] throughput|latency|stress|memory|burst|concurrent ...
+    mcpperf stress  [globals] memory|cpu|flood|chaos|recovery ...
+    mcpperf memory  [globals] baseline|leak-detection|growth-analysis ...
+
+Exit status: 0 when the run met its criteria, 1 when it ran but failed them,
+2 for usage or setup errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_mcpperf import __version__
+from pytest_mcpperf.commands import common_options
+from pytest_mcpperf.errors import McpPerfError
+
+COMMANDS = ("server", "client", "stress", "memory")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcpperf",
+        description="Load, stress and memory tests for MCP servers over Streamable HTTP.",
+        parents=[common_options(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options(suppress=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"pytest_mcpperf.commands.{name}")
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except McpPerfError as exc:
+        print(f"mcpperf: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mcpperf: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

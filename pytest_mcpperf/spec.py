@@ -1,0 +1,75 @@
+"""What one load run is asked to do: the input of the runner.
+
+`LoadSpec` is the single description of a run shared by the pytest plugin, the
+`mcpperf` command and the scenarios. Validation of user-supplied values happens in
+`settings.py`; this module only holds the resolved values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PATTERNS = ("throughput", "latency", "concurrent", "burst", "ramp", "stress", "soak")
+OPEN_LOOP_PATTERNS = ("throughput", "latency", "burst", "ramp", "stress", "soak")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One weighted entry of a workload mix: which tool, with which arguments."""
+
+    tool: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """A fully resolved load run.
+
+    Open-loop patterns send `rate` requests/s on a schedule computed from the start
+    (`arrival` = "constant" or "poisson") through at most `concurrency` connections.
+    `concurrent` is the closed loop: `users` users, each with its own session, each
+    sending its next request when the previous one answered.
+    """
+
+    url: str
+    pattern: str = "throughput"
+    rate: float = 100.0
+    duration_s: float = 10.0
+    concurrency: int = 10
+    users: int = 10
+    tool: str = "fast_compute"
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    mix: Sequence[ToolCall] = ()
+    arrival: str = "constant"
+    warmup_s: float = 0.0
+    timeout_s: float = 30.0
+    burst_size: int = 100
+    burst_interval_s: float = 5.0
+    ramp_to: float | None = None
+    protocol: str = "auto"
+    processes: int = 1
+    server_pid: int | None = None
+    scenario: str = ""
+    seed: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> LoadSpec:
+        return dataclasses.replace(self, **changes)
+
+    def workload(self) -> Sequence[ToolCall]:
+        """The weighted tool mix; a single `tool` is a mix of one."""
+        if self.mix:
+            return self.mix
+        return (ToolCall(self.tool, dict(self.arguments)),)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The report's `config` object."""
+        out = dataclasses.asdict(self)
+        out["mix"] = [dataclasses.asdict(c) for c in self.mix]
+        out["arguments"] = dict(self.arguments)
+        out["extra"] = dict(self.extra)
+        return out

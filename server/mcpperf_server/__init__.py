@@ -1,0 +1,1 @@
+"""The bundled MCP load-test server (a Quart app on `/mcp`)."""
