@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from mcpperf_server.app import create_app
 from mcpperf_server.config import ServerConfig
@@ -53,7 +53,7 @@ def call(tool: str, arguments: dict[str, Any], msg_id: Any = 1) -> tuple[dict[st
 class Legacy:
     """A legacy session opened through the test client."""
 
-    client: TestClientProtocol
+    client: Client
     sid: str
 
     @property
@@ -68,7 +68,7 @@ class Legacy:
         return await self.client.post("/mcp", json=body, headers=self.headers)
 
 
-async def open_session(client: TestClientProtocol) -> Legacy:
+async def open_session(client: Client) -> Legacy:
     body = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                        "clientInfo": {"name": "t", "version": "0"}}}
@@ -85,7 +85,7 @@ def small_config(**overrides: Any) -> ServerConfig:
 
 
 @contextlib.asynccontextmanager
-async def client_for(config: ServerConfig) -> AsyncIterator[TestClientProtocol]:
+async def client_for(config: ServerConfig) -> AsyncIterator[Client]:
     """An in-process server (startup/shutdown run) and a Quart test client for it."""
     app = create_app(config)
     async with app.test_app() as test_app:
@@ -93,7 +93,7 @@ async def client_for(config: ServerConfig) -> AsyncIterator[TestClientProtocol]:
 
 
 @pytest_asyncio.fixture
-async def app_client() -> AsyncIterator[TestClientProtocol]:
+async def app_client() -> AsyncIterator[Client]:
     async with client_for(small_config()) as client:
         yield client
 
