@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from quart.typing import TestClientProtocol as Client
-
 from mcpperf_server.app import create_app
 from mcpperf_server.config import ServerConfig
+from quart.typing import TestClientProtocol as Client
 
 MODERN = "2026-07-28"
 READY = re.compile(r"mcpperf-server listening on (http://\S+/mcp) \(pid (\d+)")
 
 
-def modern_body(method: str, params: dict[str, Any] | None = None, msg_id: Any = 1) -> dict[str, Any]:
+def modern_body(method: str, params: dict[str, Any] | None = None,
+                msg_id: Any = 1) -> dict[str, Any]:
     params = dict(params or {})
     params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
                        "io.modelcontextprotocol/clientCapabilities": {},
@@ -43,7 +43,8 @@ def modern_headers(method: str, name: str | None = None) -> dict[str, str]:
     return headers
 
 
-def call(tool: str, arguments: dict[str, Any], msg_id: Any = 1) -> tuple[dict[str, Any], dict[str, str]]:
+def call(tool: str, arguments: dict[str, Any],
+         msg_id: Any = 1) -> tuple[dict[str, Any], dict[str, str]]:
     """A 2026-07-28 tools/call: (json body, headers)."""
     return (modern_body("tools/call", {"name": tool, "arguments": arguments}, msg_id),
             modern_headers("tools/call", tool))

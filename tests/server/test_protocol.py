@@ -22,7 +22,10 @@ def sse_messages(raw: bytes) -> list[dict[str, Any]]:
 # -- legacy ----------------------------------------------------------------------------
 async def test_initialize_mints_random_session_and_negotiates(app_client: Client) -> None:
     a, b = await open_session(app_client), await open_session(app_client)
-    assert a.sid != b.sid and len(a.sid) >= 32 and a.sid.isascii() and a.sid.isprintable()
+    assert a.sid != b.sid
+    assert len(a.sid) >= 32
+    assert a.sid.isascii()
+    assert a.sid.isprintable()
     body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "1999-01-01", "capabilities": {},
                        "clientInfo": {"name": "t", "version": "0"}}}
@@ -79,9 +82,11 @@ async def test_discover(app_client: Client) -> None:
                                  headers=modern_headers("server/discover"))
     result = (await rpc(resp))["result"]
     assert "Mcp-Session-Id" not in resp.headers
-    assert result["resultType"] == "complete" and MODERN in result["supportedVersions"]
+    assert result["resultType"] == "complete"
+    assert MODERN in result["supportedVersions"]
     assert "2025-11-25" in result["supportedVersions"]
-    assert result["ttlMs"] > 0 and result["cacheScope"] == "public"
+    assert result["ttlMs"] > 0
+    assert result["cacheScope"] == "public"
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "mcpperf-server"
 
 
@@ -89,7 +94,8 @@ async def test_tools_list_cache_fields_and_bad_cursor(app_client: Client) -> Non
     resp = await app_client.post("/mcp", json=modern_body("tools/list"),
                                  headers=modern_headers("tools/list"))
     result = (await rpc(resp))["result"]
-    assert len(result["tools"]) == 7 and result["resultType"] == "complete"
+    assert len(result["tools"]) == 7
+    assert result["resultType"] == "complete"
     assert {"ttlMs", "cacheScope"} <= result.keys()
     resp = await app_client.post("/mcp", json=modern_body("tools/list", {"cursor": "x"}),
                                  headers=modern_headers("tools/list"))
@@ -124,18 +130,22 @@ async def test_modern_base64_name_header(app_client: Client) -> None:
 async def test_modern_missing_meta_and_unsupported_version(app_client: Client) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     resp = await app_client.post("/mcp", json=body, headers=modern_headers("tools/list"))
-    assert resp.status_code == 400 and (await rpc(resp))["error"]["code"] == -32602
+    assert resp.status_code == 400
+    assert (await rpc(resp))["error"]["code"] == -32602
     headers = modern_headers("tools/list") | {"MCP-Protocol-Version": "2099-01-01"}
     resp = await app_client.post("/mcp", json=body, headers=headers)
     err = (await rpc(resp))["error"]
-    assert resp.status_code == 400 and err["code"] == -32022
-    assert err["data"]["requested"] == "2099-01-01" and MODERN in err["data"]["supported"]
+    assert resp.status_code == 400
+    assert err["code"] == -32022
+    assert err["data"]["requested"] == "2099-01-01"
+    assert MODERN in err["data"]["supported"]
 
 
 async def test_modern_unknown_method_get_delete(app_client: Client) -> None:
     resp = await app_client.post("/mcp", json=modern_body("nope/nope"),
                                  headers=modern_headers("nope/nope"))
-    assert resp.status_code == 404 and (await rpc(resp))["error"]["code"] == -32601
+    assert resp.status_code == 404
+    assert (await rpc(resp))["error"]["code"] == -32601
     headers = {"MCP-Protocol-Version": MODERN}
     assert (await app_client.get("/mcp", headers=headers)).status_code == 405
     assert (await app_client.delete("/mcp", headers=headers)).status_code == 405
@@ -154,8 +164,10 @@ async def test_progress_streams_as_sse(app_client: Client) -> None:
     messages = sse_messages(await resp.get_data())
     progress = [m["params"]["progress"] for m in messages[:-1]]
     assert all(m["method"] == "notifications/progress" for m in messages[:-1])
-    assert progress == sorted(progress) and len(progress) >= 2
-    assert messages[-1]["id"] == "a" and messages[-1]["result"]["resultType"] == "complete"
+    assert progress == sorted(progress)
+    assert len(progress) >= 2
+    assert messages[-1]["id"] == "a"
+    assert messages[-1]["result"]["resultType"] == "complete"
 
 
 async def test_fast_path_is_json(app_client: Client) -> None:

@@ -67,10 +67,12 @@ async def test_sdk_lists_tools_and_every_tool_answers(live_server: RunningServer
 
         stats = (await client.call_tool("perf_stats", {})).structured_content["output"]
         assert stats["requests_per_tool"]["fast_compute"] >= 2
-        assert stats["uptime_s"] > 0 and stats["rss_mb"] > 10
+        assert stats["uptime_s"] > 0
+        assert stats["rss_mb"] > 10
 
         r = await client.call_tool("error_simulation", {"error_type": "success"})
-        assert not r.is_error and texts(r)[0] == "Error simulation: success"
+        assert not r.is_error
+        assert texts(r)[0] == "Error simulation: success"
         r = await client.call_tool("error_simulation", {"error_type": "invalid"})
         assert r.is_error
         with pytest.raises(MCPError) as err:
@@ -94,4 +96,5 @@ async def test_sdk_modern_counter_needs_counter_id(live_server: RunningServer) -
     async with Client(live_server.url, mode="2026-07-28") as client:
         with pytest.raises(MCPError) as err:
             await client.call_tool("session_counter", {"increment": 1})
-        assert err.value.code == -32602 and "counter_id" in err.value.error.message
+        assert err.value.code == -32602
+        assert "counter_id" in err.value.error.message
