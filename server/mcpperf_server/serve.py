@@ -4,10 +4,14 @@ graceful shutdown that closes long-lived streams first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -51,6 +55,20 @@ class _Uvicorn(uvicorn.Server):
             host, port = self.servers[0].sockets[0].getsockname()[:2]
             announce(host, port, "uvicorn")
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Like uvicorn's, minus re-raising the signal afterwards: a clean stop exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
     async def shutdown(self, sockets: Any = None) -> None:
         self.state.begin_shutdown()
         await super().shutdown(sockets)
@@ -75,9 +93,14 @@ async def _serve_hypercorn(app: Any, config: ServerConfig, state: ServerState) -
     from hypercorn.asyncio import serve as hyper_serve
     from hypercorn.config import Config
 
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)  # bound here so port 0 can be reported
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
     hconfig = Config()
-    shown = f"[{config.host}]" if ":" in config.host else config.host
-    hconfig.bind = [f"{shown}:{config.port}"]
+    hconfig.bind = [f"fd://{sock.fileno()}"]
     hconfig.accesslog = None
     hconfig.graceful_timeout = 5
     stop = asyncio.Event()
@@ -91,7 +114,10 @@ async def _serve_hypercorn(app: Any, config: ServerConfig, state: ServerState) -
 
     async def ready() -> None:
         await asyncio.sleep(0)
-        announce(config.host, config.port, "hypercorn")
+        announce(config.host, sock.getsockname()[1], "hypercorn")
 
     app.before_serving(ready)
-    await hyper_serve(app, hconfig, shutdown_trigger=trigger)
+    try:
+        await hyper_serve(app, hconfig, shutdown_trigger=trigger)
+    finally:
+        sock.detach()  # hypercorn owns (and closes) the fd; closing it again could hit a reused one
