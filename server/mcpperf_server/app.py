@@ -12,7 +12,8 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from typing import Any
 
 from quart import Quart, Response, request
@@ -52,6 +53,28 @@ JSON = "application/json"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 SESSION_HEADER = "Mcp-Session-Id"
 _ACCEPTED = Response(b"", status=202)
+
+
+class Headers:
+    """The request's headers as one dict built from the ASGI scope: O(1) lookups by the
+    lower-case names servers deliver (werkzeug's Headers scans a list per lookup)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = dict(raw)
+
+    def get(self, name: bytes) -> str | None:
+        value = self._raw.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+H_HOST, H_ORIGIN, H_VERSION = b"host", b"origin", b"mcp-protocol-version"
+H_METHOD, H_NAME, H_SESSION = b"mcp-method", b"mcp-name", b"mcp-session-id"
+
+
+def request_headers() -> Headers:
+    return Headers(request.scope["headers"])
 
 
 class Message:
@@ -112,23 +135,24 @@ def _decode_name(value: str) -> str:
     return value
 
 
-def check_modern_headers(msg: Message, headers: Any) -> str:
+def check_modern_headers(msg: Message, headers: Headers) -> str:
     """2026-07-28 rules: `_meta` present (-32602), headers match the body (-32020)."""
     meta = msg.params.get("_meta")
     if not isinstance(meta, dict) or META_VERSION not in meta or META_CAPS not in meta:
         raise RpcError(INVALID_PARAMS, f"2026-07-28 requests need params._meta with "
                        f"'{META_VERSION}' and '{META_CAPS}'", status=400)
     version = meta[META_VERSION]
-    header = headers.get("MCP-Protocol-Version")
+    header = headers.get(H_VERSION)
     if header != version:
         raise _mismatch("MCP-Protocol-Version", header, version)
     if version not in MODERN_VERSIONS:
         raise unsupported(version)
-    if headers.get("Mcp-Method") != msg.method:
-        raise _mismatch("Mcp-Method", headers.get("Mcp-Method"), msg.method)
+    method = headers.get(H_METHOD)
+    if method != msg.method:
+        raise _mismatch("Mcp-Method", method, msg.method)
     if msg.method in ("tools/call", "prompts/get", "resources/read"):
         name = msg.params.get("uri" if msg.method == "resources/read" else "name")
-        got = headers.get("Mcp-Name")
+        got = headers.get(H_NAME)
         if got is None or _decode_name(got) != name:
             raise _mismatch("Mcp-Name", got, name)
     return str(version)
@@ -155,10 +179,11 @@ class Endpoint:
         self.state = state
         self.tools = state.tools
         self.stats = state.stats
+        self.shared_ctx = state.context()  # session-less calls share one; SSE calls copy it
 
     # -- POST ------------------------------------------------------------------------
     async def post(self) -> Response:
-        headers = request.headers
+        headers = request_headers()
         refused = self.guard(headers)
         if refused is not None:
             return refused
@@ -182,13 +207,13 @@ class Endpoint:
         finally:
             stats.end(tool, time.perf_counter() - start, ok)
 
-    def guard(self, headers: Any) -> Response | None:
+    def guard(self, headers: Headers) -> Response | None:
         guard = self.state.guard
-        if not guard.host_ok(headers.get("Host")):
+        if not guard.host_ok(headers.get(H_HOST)):
             return error_response(RpcError(INVALID_REQUEST, "Host header not allowed (DNS "
                                   "rebinding defence); connect via 127.0.0.1/localhost or "
                                   "start the server with --allow-host", status=421))
-        if not guard.origin_ok(headers.get("Origin")):
+        if not guard.origin_ok(headers.get(H_ORIGIN)):
             return error_response(RpcError(INVALID_REQUEST, "Origin not allowed; only "
                                   "loopback origins may call this server", status=403))
         return None
@@ -205,8 +230,8 @@ class Endpoint:
         except RequestEntityTooLarge:
             raise too_big from None
 
-    async def route(self, msg: Message, headers: Any) -> Response:
-        version = headers.get("MCP-Protocol-Version")
+    async def route(self, msg: Message, headers: Headers) -> Response:
+        version = headers.get(H_VERSION)
         meta = msg.params.get("_meta")
         if version in MODERN_VERSIONS or (
                 isinstance(meta, dict) and meta.get(META_VERSION) in MODERN_VERSIONS):
@@ -216,13 +241,13 @@ class Endpoint:
         return await self.legacy(msg, headers)
 
     # -- 2026-07-28 -------------------------------------------------------------------
-    async def modern(self, msg: Message, headers: Any) -> Response:
+    async def modern(self, msg: Message, headers: Headers) -> Response:
         check_modern_headers(msg, headers)
         method = msg.method
         if not msg.has_id:
             return _ACCEPTED
         if method == "tools/call":
-            return await self.tools_call(msg, self.state.context(), modern=True)
+            return await self.tools_call(msg, self.shared_ctx, modern=True)
         if method == "tools/list":
             result = methods.tools_list_result(self.tools, msg.params, modern=True)
         elif method == "server/discover":
@@ -234,7 +259,7 @@ class Endpoint:
         return json_response(result_body(msg.id, result))
 
     # -- legacy (2025-06-18 / 2025-11-25) ---------------------------------------------
-    async def legacy(self, msg: Message, headers: Any) -> Response:
+    async def legacy(self, msg: Message, headers: Headers) -> Response:
         if msg.method == "initialize":
             return self.initialize(msg)
         session = self.session_for(headers)
@@ -268,8 +293,8 @@ class Endpoint:
         session = self.state.sessions.create(result["protocolVersion"])
         return json_response(result_body(msg.id, result), {SESSION_HEADER: session.id})
 
-    def session_for(self, headers: Any) -> Session:
-        sid = headers.get(SESSION_HEADER)
+    def session_for(self, headers: Headers) -> Session:
+        sid = headers.get(H_SESSION)
         if sid is None:
             raise RpcError(INVALID_REQUEST, "missing Mcp-Session-Id header: send initialize "
                            "first, then the session id it returns", status=400)
@@ -286,12 +311,14 @@ class Endpoint:
         meta = msg.params.get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if token is not None and tool.long:
-            return self.tools_call_sse(msg, tool, args, ctx, token, modern, extra)
+            return self.tools_call_sse(msg, tool, args, replace(ctx), token, modern, extra)
         try:
             if tool.long:
                 result = await methods.call_cancellable(tool, args, ctx, msg.id)
-            else:
+            elif tool.is_async:
                 result = await methods.call_tool(tool, args, ctx)
+            else:
+                result = methods.call_sync(tool, args, ctx)
         except DropConnection:
             return _drop_response()
         if modern:
@@ -364,13 +391,14 @@ class Endpoint:
 
     async def get(self) -> Response:
         """Legacy GET stream: session-wide notifications (the broadcast channel)."""
-        refused = self.guard(request.headers)
+        headers = request_headers()
+        refused = self.guard(headers)
         if refused is not None:
             return refused
-        if request.headers.get("MCP-Protocol-Version") in MODERN_VERSIONS:
+        if headers.get(H_VERSION) in MODERN_VERSIONS:
             return Response(b"", status=405, headers={"Allow": "POST"})
         try:
-            session = self.session_for(request.headers)
+            session = self.session_for(headers)
         except RpcError as err:
             return error_response(err)
         if session.stream is not None:
@@ -411,12 +439,13 @@ class Endpoint:
         return Response(stream(), content_type="text/event-stream", headers=headers)
 
     async def delete(self) -> Response:
-        refused = self.guard(request.headers)
+        headers = request_headers()
+        refused = self.guard(headers)
         if refused is not None:
             return refused
-        if request.headers.get("MCP-Protocol-Version") in MODERN_VERSIONS:
+        if headers.get(H_VERSION) in MODERN_VERSIONS:
             return Response(b"", status=405, headers={"Allow": "POST"})
-        sid = request.headers.get(SESSION_HEADER)
+        sid = headers.get(H_SESSION)
         if sid is None:
             return error_response(RpcError(INVALID_REQUEST, "DELETE needs the Mcp-Session-Id "
                                   "header of the session to end", status=400))
@@ -427,7 +456,7 @@ class Endpoint:
 
     async def broadcast(self) -> Response:
         """Admin: POST /mcpperf/broadcast {"data": any} fans one notification out."""
-        refused = self.guard(request.headers)
+        refused = self.guard(request_headers())
         if refused is not None:
             return refused
         body = await request.get_data(cache=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -90,12 +91,13 @@ def get_str(args: Json, name: str, max_len: int = 256, *, required: bool = True)
     return value
 
 
+_FACT100 = math.factorial(100) % _P
+
+
 def compute(value: int) -> int:
-    """fast_compute's work: value x 100! modulo 2^61-1, one multiplication per factor."""
-    acc = value % _P
-    for k in range(2, 101):
-        acc = acc * k % _P
-    return acc
+    """fast_compute's work: value x 100! modulo 2^61-1 (the seed's formula, minus its
+    overflow to 0), with 100! reduced once at import."""
+    return value % _P * _FACT100 % _P
 
 
 def fast_compute(args: Json, ctx: ToolContext) -> Json:
