@@ -96,6 +96,19 @@ def configure_logging(level: str | None) -> str:
     return chosen
 
 
+def raise_fd_limit(wanted: int = 65536) -> None:
+    """Lift the soft open-files limit toward the hard one: each client connection and
+    stream is a descriptor, and 1024 is too few for fan-out or connection-flood runs."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     level = configure_logging(args.log_level)
     config = config_from_args(args)
@@ -108,6 +121,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover - non-Linux
         pass
+    raise_fd_limit()
     asyncio.run(serve(config, args.asgi_server, level))
     return 0
 

@@ -45,7 +45,7 @@ from .protocol import (
     sse_event,
     sse_raw,
 )
-from .sessions import Session
+from .sessions import LOG_LEVELS, Session
 from .state import ServerState
 from .tools import DropConnection, ToolContext
 
@@ -53,6 +53,7 @@ JSON = "application/json"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 SESSION_HEADER = "Mcp-Session-Id"
 _ACCEPTED = Response(b"", status=202)
+LOUD_ENOUGH = frozenset(LOG_LEVELS[: LOG_LEVELS.index("info") + 1])
 
 
 class Headers:
@@ -404,7 +405,10 @@ class Endpoint:
         if session.stream is not None:
             return error_response(RpcError(INVALID_REQUEST, "this session already has a GET "
                                   "stream open; use that one", status=409))
-        token, queue = self.state.broadcaster.subscribe(legacy_render)
+        def render(params: Json) -> bytes:  # broadcasts are info-level log messages
+            return legacy_render(params) if session.log_level in LOUD_ENOUGH else b""
+
+        token, queue = self.state.broadcaster.subscribe(render)
         session.stream = queue
         return self.stream_response(token, queue, b": stream open\n\n", b"", session)
 

@@ -103,14 +103,22 @@ class CpuPool:
         self.queued = 0
 
     async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in a worker thread; 503 at once when the pool is full.
+
+        A job counts until its thread finishes, even when the caller has gone away, so a
+        flood of abandoned calls cannot queue unbounded work.
+        """
         if self.queued >= self.max_queued:
             raise busy(f"CPU pool full: {self.queued} jobs queued or running "
                        f"(cap {self.max_queued}); retry later or lower the rate")
+        loop = asyncio.get_running_loop()
         self.queued += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-        finally:
-            self.queued -= 1
+        job = self._pool.submit(fn)
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._done))
+        return await asyncio.wrap_future(job)
+
+    def _done(self) -> None:
+        self.queued -= 1
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
