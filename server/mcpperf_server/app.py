@@ -20,7 +20,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import methods
-from .broadcast import legacy_render
+from .broadcast import legacy_render, listen_render
 from .config import ServerConfig
 from .protocol import (
     HEADER_MISMATCH,
@@ -377,12 +377,8 @@ class Endpoint:
         if isinstance(wanted, dict) and wanted.get("toolsListChanged") is True:
             honoured["toolsListChanged"] = True
 
-        def render(params: Json) -> bytes:
-            meta = {**params["_meta"], META_SUBSCRIPTION: sub_id}
-            return sse_event(notification("notifications/tools/list_changed", {"_meta": meta}))
-
         token, queue = self.state.broadcaster.subscribe(
-            render if honoured else (lambda _p: b""))
+            listen_render(sub_id) if honoured else (lambda _p: b""))
         ack = sse_event(notification("notifications/subscriptions/acknowledged",
                                      {"_meta": {META_SUBSCRIPTION: sub_id},
                                       "notifications": honoured}))

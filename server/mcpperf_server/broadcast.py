@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .protocol import Json, busy, encode, notification
+from .protocol import META_SUBSCRIPTION, Json, busy, encode, notification
 
 Render = Callable[[Json], bytes]
 
@@ -48,7 +48,8 @@ class Broadcaster:
     def publish(self, data: Any = None) -> int:
         """Send one broadcast to every subscriber; returns how many got it."""
         self.seq += 1
-        params: Json = {"_meta": {"mcpperf/seq": self.seq, "mcpperf/sentAt": time.time()}}
+        params: Json = {"_meta": {"mcpperf/seq": self.seq, "mcpperf/sentAt": time.time()},
+                        "_cache": {}}  # renders share encoded parts through this
         if data is not None:
             params["data"] = data
         sent = 0
@@ -72,10 +73,33 @@ class Broadcaster:
 
 
 def legacy_render(params: Json) -> bytes:
-    """A broadcast on a legacy GET stream: a session-wide log message."""
-    message = notification("notifications/message", {
-        "level": "info", "logger": "mcpperf.broadcast",
-        "data": {"seq": params["_meta"]["mcpperf/seq"],
-                 "sentAt": params["_meta"]["mcpperf/sentAt"], "data": params.get("data")},
-        "_meta": params["_meta"]})
-    return b"event: message\ndata: " + encode(message) + b"\n\n"
+    """A broadcast on a legacy GET stream: a session-wide log message (same bytes for all)."""
+    cache: dict[str, bytes] = params["_cache"]
+    event = cache.get("legacy")
+    if event is None:
+        meta = params["_meta"]
+        message = notification("notifications/message", {
+            "level": "info", "logger": "mcpperf.broadcast",
+            "data": {"seq": meta["mcpperf/seq"], "sentAt": meta["mcpperf/sentAt"],
+                     "data": params.get("data")},
+            "_meta": meta})
+        event = cache["legacy"] = b"event: message\ndata: " + encode(message) + b"\n\n"
+    return event
+
+
+def listen_render(subscription_id: Any) -> Render:
+    """A broadcast on a 2026-07-28 listen stream: tools/list_changed carrying its
+    subscription id; everything but the id is encoded once per publish."""
+    tail = b',"' + META_SUBSCRIPTION.encode() + b'":' + encode(subscription_id) + b"}}}\n\n"
+
+    def render(params: Json) -> bytes:
+        cache: dict[str, bytes] = params["_cache"]
+        head = cache.get("listen")
+        if head is None:
+            head = cache["listen"] = (
+                b'event: message\ndata: {"jsonrpc":"2.0","method":'
+                b'"notifications/tools/list_changed","params":{"_meta":'
+                + encode(params["_meta"])[:-1])
+        return head + tail
+
+    return render
