@@ -112,23 +112,32 @@ async def call_tool(tool: Tool, args: Json, ctx: ToolContext) -> Json:
 
 
 async def call_cancellable(tool: Tool, args: Json, ctx: ToolContext, msg_id: JsonId) -> Json:
-    """A long legacy-era call that `notifications/cancelled` can stop (-32800 if it does)."""
+    """A long legacy-era call that `notifications/cancelled` can stop (-32800 if it does).
+
+    In this era a dropped connection is not a cancellation: if the HTTP handler is cancelled
+    the work runs on (shielded) until done, cancelled by id, or its session ends.
+    """
     session = ctx.session
     if session is None or msg_id is None:
         return await call_tool(tool, args, ctx)
     task = asyncio.ensure_future(call_tool(tool, args, ctx))
     session.inflight[msg_id] = task
+
+    def finished(done: asyncio.Task[Json]) -> None:
+        if session.inflight.get(msg_id) is done:
+            del session.inflight[msg_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: an orphaned call's error is not logged as lost
+
+    task.add_done_callback(finished)
     try:
-        return await task
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if task.cancelled() and current is not None and not current.cancelling():
             raise RpcError(REQUEST_CANCELLED, "request cancelled by notifications/cancelled",
                            ) from None
-        task.cancel()
         raise
-    finally:
-        session.inflight.pop(msg_id, None)
 
 
 def cancel(session: Session, params: Any) -> None:

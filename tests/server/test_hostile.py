@@ -288,3 +288,26 @@ async def test_disconnect_and_internal_errors_leave_server_up(live_server: Runni
     assert _post(live_server.url, *call("fast_compute", {"input": 5})).status_code == 200
     log = live_server.log.read_text()
     assert "Traceback" not in log
+
+
+@pytest.mark.e2e
+async def test_modern_closed_stream_cancels_the_work(live_server: RunningServer) -> None:
+    """2026-07-28: closing the response stream is the cancellation."""
+    body, headers = call("async_io", {"delay_ms": 20_000})
+    _reader, writer = await asyncio.open_connection("127.0.0.1", live_server.port)
+    writer.write(request_bytes(live_server.port, body, headers))
+    await writer.drain()
+    await asyncio.sleep(0.3)
+
+    def in_flight() -> int:
+        stats = _post(live_server.url, *call("perf_stats", {})).json()["result"]
+        return int(stats["structuredContent"]["output"]["in_flight"])
+
+    assert in_flight() == 2  # the sleeper and this perf_stats call
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(50):
+        if in_flight() == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert in_flight() == 1

@@ -37,9 +37,7 @@ async def _perf_stats(port: int) -> bytes:
 
 
 def call_parts() -> tuple[dict[str, object], dict[str, str]]:
-    body, headers = call("perf_stats", {})
-    headers.pop("Content-Type")
-    return body, headers
+    return call("perf_stats", {})
 
 
 def rss_mib(proc: psutil.Process) -> float:
