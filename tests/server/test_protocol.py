@@ -175,3 +175,15 @@ async def test_fast_path_is_json(app_client: Client) -> None:
     resp = await app_client.post("/mcp", json=body, headers=headers)
     assert resp.content_type == "application/json"
     assert (await rpc(resp))["result"]["content"][0]["text"].startswith("Computed result: ")
+
+
+async def test_legacy_progress_on_sse_keeps_session_header(app_client: Client) -> None:
+    s = await open_session(app_client)
+    resp = await s.request("tools/call", {"name": "cpu_intensive", "arguments": {"size": 1},
+                                          "_meta": {"progressToken": 5}}, msg_id=9)
+    assert resp.content_type.startswith("text/event-stream")
+    assert resp.headers["Mcp-Session-Id"] == s.sid
+    messages = sse_messages(await resp.get_data())
+    assert [m["params"]["progress"] for m in messages[:-1]] == [0, 1]
+    assert messages[-1]["id"] == 9
+    assert "resultType" not in messages[-1]["result"]

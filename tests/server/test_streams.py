@@ -95,3 +95,25 @@ async def test_broadcaster_in_process_drops_for_slow_subscribers() -> None:
     assert hub.dropped == 1
     assert slow.qsize() == 2
     assert hub.seq == 3
+
+
+async def test_legacy_stream_honours_session_log_level(live_server: RunningServer) -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        init = await client.post(live_server.url, json=INIT)
+        headers = {"Mcp-Session-Id": init.headers["Mcp-Session-Id"],
+                   "MCP-Protocol-Version": "2025-11-25"}
+
+        async def set_level(level: str) -> None:
+            body = {"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel",
+                    "params": {"level": level}}
+            assert (await client.post(live_server.url, json=body, headers=headers)).json()[
+                "result"] == {}
+
+        await set_level("error")
+        async with client.stream("GET", live_server.url, headers=headers) as stream:
+            lines = stream.aiter_lines()
+            await client.post(broadcast_url(live_server))  # info < error: not delivered
+            await set_level("info")
+            wanted = (await client.post(broadcast_url(live_server))).json()["seq"]
+            message = await asyncio.wait_for(next_message(lines), 5)
+    assert message["params"]["data"]["seq"] == wanted
