@@ -24,9 +24,12 @@ def fast_compute_ok(url: str) -> bool:
     return reply.status_code == 200 and "Computed result" in reply.text
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_graceful_shutdown_with_open_stream(tmp_path: Path, sig: signal.Signals) -> None:
-    server = start_server(tmp_path)
+@pytest.mark.parametrize(("sig", "asgi"), [(signal.SIGTERM, "uvicorn"),
+                                           (signal.SIGINT, "uvicorn"),
+                                           (signal.SIGTERM, "hypercorn")])
+def test_graceful_shutdown_with_open_stream(tmp_path: Path, sig: signal.Signals,
+                                            asgi: str) -> None:
+    server = start_server(tmp_path, "--asgi-server", asgi)
     assert fast_compute_ok(server.url)
     lines: list[str] = []
     body = modern_body("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
