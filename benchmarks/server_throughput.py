@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -87,19 +88,27 @@ def measure(name: str, duration: str) -> tuple[float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default="8s", help="wrk -d per server (default: 8s)")
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (default: 1)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of the three; ratios are per round, then the median "
+                        "(default: 1)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     if not (BENCH / "modern_call.lua").exists():
         raise SystemExit(f"no bench dir at {BENCH}: set MCPPERF_BENCH_DIR")
-    best: dict[str, float] = {}
+    vs_sdk_rounds, vs_quart_rounds = [], []
     for round_no in range(args.rounds):
+        rps: dict[str, float] = {}
         for name in ("sdk", "quart", "ours"):
-            rps, note = measure(name, args.duration)
-            best[name] = max(best.get(name, 0.0), rps)
-            print(f"round {round_no + 1} {name:6s} {rps:9.1f} rps  ({note})", flush=True)
-    vs_sdk, vs_quart = best["ours"] / best["sdk"], best["ours"] / best["quart"]
+            rps[name], note = measure(name, args.duration)
+            print(f"round {round_no + 1} {name:6s} {rps[name]:9.1f} rps  ({note})", flush=True)
+        vs_sdk_rounds.append(rps["ours"] / rps["sdk"])
+        vs_quart_rounds.append(rps["ours"] / rps["quart"])
+        print(f"round {round_no + 1} ours/sdk {vs_sdk_rounds[-1]:.2f}x  "
+              f"ours/quart {vs_quart_rounds[-1]:.2f}x", flush=True)
+    vs_sdk, vs_quart = statistics.median(vs_sdk_rounds), statistics.median(vs_quart_rounds)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
+          f"median over {args.rounds} round(s):")
     print(f"ours / sdk   = {vs_sdk:.2f}x  (target >= 1.5)")
     print(f"ours / quart = {vs_quart:.2f}x  (target >= 0.7, same ASGI server: uvicorn)")
     return 0 if vs_sdk >= 1.5 and vs_quart >= 0.7 else 1
