@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
@@ -24,6 +25,7 @@ from .broadcast import legacy_render, listen_render
 from .config import ServerConfig
 from .protocol import (
     HEADER_MISMATCH,
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     LEGACY_VERSIONS,
@@ -49,10 +51,19 @@ from .sessions import LOG_LEVELS, Session
 from .state import ServerState
 from .tools import DropConnection, ToolContext
 
+log = logging.getLogger("mcpperf_server")
+
 JSON = "application/json"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 SESSION_HEADER = "Mcp-Session-Id"
-_ACCEPTED = Response(b"", status=202)
+
+
+def accepted() -> Response:
+    """202 with no body: the answer to an accepted notification (a fresh object each time:
+    Quart responses are mutable)."""
+    return Response(b"", status=202)
+
+
 LOUD_ENOUGH = frozenset(LOG_LEVELS[: LOG_LEVELS.index("info") + 1])
 
 
@@ -205,6 +216,9 @@ class Endpoint:
             return response
         except RpcError as err:
             return error_response(err, msg_id)
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("unexpected error handling a POST")
+            return error_response(RpcError(INTERNAL_ERROR, "Internal error", status=500), msg_id)
         finally:
             stats.end(tool, time.perf_counter() - start, ok)
 
@@ -246,7 +260,7 @@ class Endpoint:
         check_modern_headers(msg, headers)
         method = msg.method
         if not msg.has_id:
-            return _ACCEPTED
+            return accepted()
         if method == "tools/call":
             return await self.tools_call(msg, self.shared_ctx, modern=True)
         if method == "tools/list":
@@ -269,7 +283,7 @@ class Endpoint:
                 session.initialized = True
             elif msg.method == "notifications/cancelled":
                 methods.cancel(session, msg.params)
-            return _ACCEPTED
+            return accepted()
         method = msg.method
         sid_header = {SESSION_HEADER: session.id}
         if method == "tools/call":
