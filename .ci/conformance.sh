@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 CACHE=.ci/cache
 CONFORMANCE_VERSION=0.1.16
 NODE_VERSION=22
-SCENARIOS=${CONFORMANCE_SCENARIOS:-"server-initialize ping tools-list dns-rebinding-protection logging-set-level"}
+SCENARIOS=${CONFORMANCE_SCENARIOS:-"server-initialize ping tools-list dns-rebinding-protection logging-set-level server-sse-multiple-streams"}
 PYTHON=${PYTHON:-.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
 
