@@ -400,14 +400,19 @@ class Endpoint:
                                        "_meta": {META_SUBSCRIPTION: sub_id}})
         return self.stream_response(token, queue, ack, sse_raw(closing), None)
 
+    def legacy_only(self, headers: Headers) -> Response | None:
+        """GET and DELETE: guarded, and 405 in 2026-07-28, which is POST only."""
+        refused = self.guard(headers)
+        if refused is None and headers.get(H_VERSION) in MODERN_VERSIONS:
+            refused = Response(b"", status=405, headers={"Allow": "POST"})
+        return refused
+
     async def get(self) -> Response:
         """Legacy GET stream: session-wide notifications (the broadcast channel)."""
         headers = request_headers()
-        refused = self.guard(headers)
+        refused = self.legacy_only(headers)
         if refused is not None:
             return refused
-        if headers.get(H_VERSION) in MODERN_VERSIONS:
-            return Response(b"", status=405, headers={"Allow": "POST"})
         try:
             session = self.session_for(headers)
         except RpcError as err:
@@ -415,6 +420,7 @@ class Endpoint:
         if session.stream is not None:
             return error_response(RpcError(INVALID_REQUEST, "this session already has a GET "
                                   "stream open; use that one", status=409))
+
         def render(params: Json) -> bytes:  # broadcasts are info-level log messages
             return legacy_render(params) if session.log_level in LOUD_ENOUGH else b""
 
@@ -454,11 +460,9 @@ class Endpoint:
 
     async def delete(self) -> Response:
         headers = request_headers()
-        refused = self.guard(headers)
+        refused = self.legacy_only(headers)
         if refused is not None:
             return refused
-        if headers.get(H_VERSION) in MODERN_VERSIONS:
-            return Response(b"", status=405, headers={"Allow": "POST"})
         sid = headers.get(H_SESSION)
         if sid is None:
             return error_response(RpcError(INVALID_REQUEST, "DELETE needs the Mcp-Session-Id "
