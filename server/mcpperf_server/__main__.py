@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu-workers", type=_positive(int), metavar="N",
                         default=d.cpu_workers,
                         help=f"threads for blocking tool work (default: {d.cpu_workers})")
+    parser.add_argument("--header-timeout", type=_positive(float), metavar="SECONDS",
+                        default=d.header_timeout_s, help="close a connection whose request "
+                        f"headers take longer (uvicorn; default: {d.header_timeout_s:g})")
     parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                         help="another Host/Origin name to accept (repeatable; default: none)")
 
@@ -82,7 +85,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
               "session_idle_timeout_s": args.session_idle_timeout,
               "max_sessions": args.max_sessions, "memory_budget_mb": args.memory_budget_mb,
               "max_body_bytes": args.max_body_bytes, "cpu_workers": args.cpu_workers,
-              "extra_hosts": tuple(args.allow_host)}
+              "header_timeout_s": args.header_timeout, "extra_hosts": tuple(args.allow_host)}
     return ServerConfig(**{k: v for k, v in values.items() if k in known})
 
 

@@ -24,6 +24,7 @@ class ServerConfig:
     max_streams: int = 10_000
     stream_queue_size: int = 256
     keepalive_s: float = 15.0
+    header_timeout_s: float = 10.0
     extra_hosts: tuple[str, ...] = ()
 
     @property

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import create_app
 from .config import ServerConfig
@@ -40,6 +41,47 @@ class _QuietDrops(logging.Filter):
                 return False
             exc = exc.__cause__ or exc.__context__
         return True
+
+
+class HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for a request's headers.
+
+    uvicorn times out idle keep-alive connections but not a request whose headers never
+    finish (slowloris): those would hold a descriptor each, forever.
+    """
+
+    header_timeout_s = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class _Uvicorn(uvicorn.Server):
@@ -82,8 +124,10 @@ async def serve(config: ServerConfig, asgi: str, level: str) -> None:
     if asgi == "hypercorn":
         await _serve_hypercorn(app, config, state)
         return
+    protocol = type("Protocol", (HeaderDeadlineProtocol,),
+                    {"header_timeout_s": config.header_timeout_s})
     uv_config = uvicorn.Config(app, host=config.host, port=config.port, loop="none",
-                               http="httptools", lifespan="on", access_log=False,
+                               http=protocol, lifespan="on", access_log=False,
                                log_level=level, log_config=None, server_header=False,
                                timeout_graceful_shutdown=5, timeout_keep_alive=30)
     await _Uvicorn(uv_config, state).serve()

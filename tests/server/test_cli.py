@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -104,3 +105,18 @@ def test_mcpperf_server_command_and_bad_flags(tmp_path: Path) -> None:
         assert fast_compute_ok(found.group(1))
     finally:
         assert stop_server(proc) == 0
+
+
+def test_slow_headers_are_cut_off_at_the_deadline(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--header-timeout", "0.5")
+    try:
+        slow = socket.create_connection(("127.0.0.1", server.port))
+        slow.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        slow.settimeout(5)
+        start = time.monotonic()
+        assert slow.recv(100) == b""  # closed by the server, not answered
+        assert 0.4 < time.monotonic() - start < 3
+        slow.close()
+        assert fast_compute_ok(server.url)
+    finally:
+        stop_server(server.proc)

@@ -311,3 +311,4 @@ async def test_modern_closed_stream_cancels_the_work(live_server: RunningServer)
             break
         await asyncio.sleep(0.05)
     assert in_flight() == 1
+
