@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import fields
 
 from .config import ServerConfig
 from .limits import is_loopback
@@ -68,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-bytes", type=_positive(int), metavar="BYTES",
                         default=d.max_body_bytes,
                         help=f"largest request body, else 413 (default: {d.max_body_bytes})")
+    parser.add_argument("--max-in-flight", type=_positive(int), metavar="N",
+                        default=d.max_in_flight, help="requests handled at once before 503 "
+                        f"(default: {d.max_in_flight})")
     parser.add_argument("--cpu-workers", type=_positive(int), metavar="N",
                         default=d.cpu_workers,
                         help=f"threads for blocking tool work (default: {d.cpu_workers})")
@@ -80,13 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     host, port = args.bind_address
-    known = {f.name for f in fields(ServerConfig)}
-    values = {"host": host, "port": port,
-              "session_idle_timeout_s": args.session_idle_timeout,
-              "max_sessions": args.max_sessions, "memory_budget_mb": args.memory_budget_mb,
-              "max_body_bytes": args.max_body_bytes, "cpu_workers": args.cpu_workers,
-              "header_timeout_s": args.header_timeout, "extra_hosts": tuple(args.allow_host)}
-    return ServerConfig(**{k: v for k, v in values.items() if k in known})
+    return ServerConfig(
+        host=host, port=port, session_idle_timeout_s=args.session_idle_timeout,
+        max_sessions=args.max_sessions, memory_budget_mb=args.memory_budget_mb,
+        max_body_bytes=args.max_body_bytes, max_in_flight=args.max_in_flight,
+        cpu_workers=args.cpu_workers, header_timeout_s=args.header_timeout,
+        extra_hosts=tuple(args.allow_host))
 
 
 def configure_logging(level: str | None) -> str:

@@ -41,6 +41,7 @@ from .protocol import (
     Json,
     JsonId,
     RpcError,
+    busy,
     encode,
     notification,
     result_body,
@@ -200,6 +201,10 @@ class Endpoint:
         if refused is not None:
             return refused
         stats = self.stats
+        if stats.in_flight >= self.state.config.max_in_flight:
+            return error_response(busy(f"{stats.in_flight} requests in flight (cap "
+                                       f"{self.state.config.max_in_flight}); retry later or "
+                                       "raise --max-in-flight"))
         stats.begin()
         start = time.perf_counter()
         tool: str | None = None

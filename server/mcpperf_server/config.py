@@ -13,7 +13,8 @@ class ServerConfig:
     port: int = 8080
     session_idle_timeout_s: float = 300.0
     max_sessions: int = 10_000
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_in_flight: int = 4096
     memory_budget_mb: int = 1024
     max_alloc_mb: int = 256
     max_cpu_size: int = 10_000

@@ -71,12 +71,13 @@ class SessionStore:
         self.created = 0
         self.expired = 0
         self.refused = 0
+        self._last_sweep = 0.0
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def create(self, protocol_version: str) -> Session:
-        if len(self._sessions) >= self.max_sessions:
+        if len(self._sessions) >= self.max_sessions and self._may_sweep():
             self.sweep()
         if len(self._sessions) >= self.max_sessions:
             self.refused += 1
@@ -88,6 +89,11 @@ class SessionStore:
         self._sessions[sid] = session
         self.created += 1
         return session
+
+    def _may_sweep(self) -> bool:
+        """At the cap, sweep at most a few times a second: each sweep is O(sessions), and a
+        flood of refused initializes must not turn into a flood of sweeps."""
+        return time.monotonic() - self._last_sweep >= min(0.25, self.idle_timeout_s / 4)
 
     def get(self, sid: str) -> Session | None:
         session = self._sessions.get(sid)
@@ -115,7 +121,8 @@ class SessionStore:
 
     def sweep(self) -> int:
         """Expire idle sessions; returns how many went."""
-        deadline = time.monotonic() - self.idle_timeout_s
+        self._last_sweep = time.monotonic()
+        deadline = self._last_sweep - self.idle_timeout_s
         stale = [sid for sid, s in self._sessions.items()
                  if s.last_seen < deadline and not s.busy()]
         for sid in stale:

@@ -312,3 +312,15 @@ async def test_modern_closed_stream_cancels_the_work(live_server: RunningServer)
         await asyncio.sleep(0.05)
     assert in_flight() == 1
 
+
+
+async def test_in_flight_cap_refuses_promptly() -> None:
+    async with client_for(small_config(max_in_flight=3)) as client:
+        body, headers = call("async_io", {"delay_ms": 300})
+        replies = await asyncio.gather(*[client.post("/mcp", json=body, headers=headers)
+                                         for _ in range(6)])
+        statuses = sorted(r.status_code for r in replies)
+        assert statuses == [200, 200, 200, 503, 503, 503]
+        refused = next(r for r in replies if r.status_code == 503)
+        assert "--max-in-flight" in (await rpc(refused))["error"]["message"]
+        await still_serving(client)
