@@ -72,9 +72,14 @@ def encode(obj: Any) -> bytes:
     return _dumps(obj).encode()
 
 
+def encode_id(msg_id: JsonId) -> bytes:
+    """A request id as JSON; integers (the common case) skip the encoder."""
+    return str(msg_id).encode() if type(msg_id) is int else encode(msg_id)
+
+
 def result_body(msg_id: JsonId, result: Json) -> bytes:
     """`{"jsonrpc":"2.0","id":ID,"result":RESULT}` built by concatenation."""
-    return b'{"jsonrpc":"2.0","id":' + encode(msg_id) + b',"result":' + encode(result) + b"}"
+    return b'{"jsonrpc":"2.0","id":' + encode_id(msg_id) + b',"result":' + encode(result) + b"}"
 
 
 def notification(method: str, params: Json) -> Json:

@@ -55,8 +55,8 @@ async def _no_progress(progress: float, total: float | None, message: str | None
 def text_result(text: str, output: Any, *, is_error: bool = False) -> Json:
     """A tools/call result: the seed's text, `{"output": ...}` and its JSON mirrored as text."""
     structured = {"output": output}
-    return {"content": [{"type": "text", "text": text},
-                        {"type": "text", "text": json.dumps(structured)}],
+    mirror = f'{{"output": {output}}}' if type(output) is int else json.dumps(structured)
+    return {"content": [{"type": "text", "text": text}, {"type": "text", "text": mirror}],
             "structuredContent": structured, "isError": is_error}
 
 

@@ -174,7 +174,9 @@ async def test_fast_path_is_json(app_client: Client) -> None:
     body, headers = call("fast_compute", {"input": 5})
     resp = await app_client.post("/mcp", json=body, headers=headers)
     assert resp.content_type == "application/json"
-    assert (await rpc(resp))["result"]["content"][0]["text"].startswith("Computed result: ")
+    result = (await rpc(resp))["result"]
+    assert result["content"][0]["text"] == f"Computed result: {result['structuredContent']['output']}"
+    assert json.loads(result["content"][1]["text"]) == result["structuredContent"]
 
 
 async def test_legacy_progress_on_sse_keeps_session_header(app_client: Client) -> None:
