@@ -175,7 +175,8 @@ async def test_fast_path_is_json(app_client: Client) -> None:
     resp = await app_client.post("/mcp", json=body, headers=headers)
     assert resp.content_type == "application/json"
     result = (await rpc(resp))["result"]
-    assert result["content"][0]["text"] == f"Computed result: {result['structuredContent']['output']}"
+    output = result["structuredContent"]["output"]
+    assert result["content"][0]["text"] == f"Computed result: {output}"
     assert json.loads(result["content"][1]["text"]) == result["structuredContent"]
 
 
