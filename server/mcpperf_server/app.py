@@ -390,6 +390,7 @@ class Endpoint:
     # -- streams ----------------------------------------------------------------------
     def listen(self, msg: Message) -> Response:
         """2026-07-28 `subscriptions/listen`: ack, broadcasts, a closing result at shutdown."""
+        self.refuse_if_stopping()
         sub_id = msg.id
         wanted = msg.params.get("notifications")
         honoured: Json = {}
@@ -419,6 +420,7 @@ class Endpoint:
         if refused is not None:
             return refused
         try:
+            self.refuse_if_stopping()
             session = self.session_for(headers)
         except RpcError as err:
             return error_response(err)
@@ -432,6 +434,10 @@ class Endpoint:
         token, queue = self.state.broadcaster.subscribe(render)
         session.stream = queue
         return self.stream_response(token, queue, b": stream open\n\n", b"", session)
+
+    def refuse_if_stopping(self) -> None:
+        if self.state.shutting_down:
+            raise busy("the server is shutting down; reconnect to its replacement", 5)
 
     def stream_response(self, token: int, queue: asyncio.Queue[bytes | None], first: bytes,
                         last: bytes, session: Session | None) -> Response:

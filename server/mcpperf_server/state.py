@@ -28,7 +28,7 @@ class ServerState:
         self.stats = Stats()
         self.broadcaster = Broadcaster(config.max_streams, config.stream_queue_size)
         self.tools: dict[str, Tool] = build_tools(config)
-        self.closing = asyncio.Event()
+        self.shutting_down = False
         self._sweeper: asyncio.Task[None] | None = None
 
     def context(self) -> ToolContext:
@@ -41,7 +41,7 @@ class ServerState:
 
     def begin_shutdown(self) -> None:
         """Close every open stream so a graceful shutdown does not wait on them."""
-        self.closing.set()
+        self.shutting_down = True
         self.broadcaster.close_all()
         self.sessions.close_all()
 
