@@ -129,7 +129,14 @@ class Endpoint:
                            "messages or raise --max-body-bytes", status=413)
         if length is not None and length > limit:
             raise too_big
+        body = request.body
+        done = getattr(body, "_complete", None)
         try:
+            if isinstance(done, asyncio.Event) and done.is_set():
+                # Already all here (the usual case): skip get_data's wait_for, which costs a
+                # task and a timer per request. Bodies still arriving keep the timeout.
+                data: bytes = await body
+                return data
             return await request.get_data(cache=False, as_text=False, parse_form_data=False)
         except RequestEntityTooLarge:
             raise too_big from None
