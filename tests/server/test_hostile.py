@@ -324,3 +324,19 @@ async def test_in_flight_cap_refuses_promptly() -> None:
         refused = next(r for r in replies if r.status_code == 503)
         assert "--max-in-flight" in (await rpc(refused))["error"]["message"]
         await still_serving(client)
+
+
+@pytest.mark.e2e
+async def test_body_arriving_in_pieces_is_read_whole(live_server: RunningServer) -> None:
+    body, headers = call("fast_compute", {"input": 8})
+    data = json.dumps(body).encode()
+
+    async def pieces() -> Any:
+        for i in range(0, len(data), 16):
+            await asyncio.sleep(0.005)
+            yield data[i:i + 16]
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        resp = await client.post(live_server.url, content=pieces(), headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["result"]["content"][0]["text"].startswith("Computed result: ")
