@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind-address", default="127.0.0.1:8080", type=bind_address,
                         metavar="HOST:PORT", help="address to listen on; a non-loopback "
                         "address exposes the server (default: 127.0.0.1:8080; port 0 = any)")
-    parser.add_argument("--log-level", choices=LEVELS, default=None, metavar="LEVEL",
+    parser.add_argument("--log-level", choices=LEVELS, type=str.lower, default=None,
+                        metavar="LEVEL",
                         help=f"one of {', '.join(LEVELS)} (default: $MCPPERF_LOG or warning)")
     parser.add_argument("--asgi-server", choices=("uvicorn", "hypercorn"), default="uvicorn",
                         help="uvicorn (httptools + uvloop, fastest here) or hypercorn "
