@@ -70,7 +70,9 @@ ProgressFn = Callable[[ProgressUpdate], None]
 
 
 class ServerMonitorLike(Protocol):
-    def start(self) -> None: ...
+    """What the runner needs of a server monitor (`pytest_mcpperf.monitor`)."""
+
+    def start(self) -> object: ...
 
     def stop(self) -> dict[str, Any]: ...
 
@@ -170,10 +172,8 @@ async def _measure(spec: LoadSpec, monitor: ServerMonitorLike | None,
 def _default_monitor(spec: LoadSpec) -> ServerMonitorLike | None:
     if spec.server_pid is None:
         return None
-    try:
-        from pytest_mcpperf.monitor import ServerMonitor  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+    from pytest_mcpperf.monitor import ServerMonitor
+
     mon: ServerMonitorLike = ServerMonitor(spec.server_pid)
     return mon
 
