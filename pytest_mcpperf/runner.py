@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import queue
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -470,8 +472,8 @@ def spec_from_wire(d: dict[str, Any]) -> LoadSpec:
 
 
 # -- generator processes -----------------------------------------------------------------
-# A generator process speaks a tiny message protocol over a channel with `send()` and
-# `receive()` (an execnet channel as is, or `_PipeChannel` over multiprocessing):
+# A generator process speaks a tiny message protocol over an execnet channel (plain
+# JSON-like values only), so a local popen gateway and a remote ssh one are alike:
 #   parent -> {"spec": wire, "shard": [k, n]}
 #   worker -> {"type": "ready"}            parent -> {"start_at": wall time}
 #   worker -> {"type": "progress", ...}*   worker -> {"type": "result", "result": wire}
@@ -486,21 +488,17 @@ class Channel(Protocol):
     def receive(self) -> Any: ...
 
 
-class _PipeChannel:
-    """A multiprocessing Connection with execnet's channel method names."""
+def _spawn_gateway(index: int) -> Any:
+    import execnet
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    return execnet.makegateway(f"popen//python={sys.executable}//id=mcpperf-gen-{index}")
 
-    def send(self, item: Any) -> None:
-        self.conn.send(item)
 
-    def receive(self) -> Any:
-        return self.conn.recv()
+WORKER_SOURCE = "from pytest_mcpperf.runner import worker_main; worker_main(channel)"
 
 
 def worker_main(channel: Channel) -> None:
-    """Body of one generator process (also runnable on an execnet gateway)."""
+    """Body of one generator process (an execnet gateway: popen locally, ssh remotely)."""
     job = channel.receive()
     spec = spec_from_wire(job["spec"])
     shard = (int(job["shard"][0]), int(job["shard"][1]))
@@ -517,10 +515,7 @@ def worker_main(channel: Channel) -> None:
         return await generate(spec, shard=shard, progress=progress, ready=ready)
 
     try:
-        import uvloop
-        results = uvloop.run(body())
-    except ImportError:  # pragma: no cover
-        results = asyncio.run(body())
+        results = _loop_run_any(body())
     except Exception as exc:
         channel.send({"type": "error", "message": str(exc),
                       "target_error": isinstance(exc, TargetError)})
@@ -528,93 +523,84 @@ def worker_main(channel: Channel) -> None:
     channel.send({"type": "result", "result": results[0].to_wire()})
 
 
-def _mp_entry(conn: Any) -> None:
-    worker_main(_PipeChannel(conn))
+def _loop_run_any(coro: Coroutine[Any, Any, list[ShardResult]]) -> list[ShardResult]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+    out: list[ShardResult] = uvloop.run(coro)
+    return out
 
 
 async def run_shards(spec: LoadSpec, *, progress: ProgressFn | None = None
                      ) -> list[ShardResult]:
-    """Run `spec` split across `spec.processes` local generator processes."""
+    """Run `spec` split across `spec.processes` generator processes (execnet popen)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, _run_shards_blocking, spec, progress)
 
 
 def _run_shards_blocking(spec: LoadSpec, progress: ProgressFn | None) -> list[ShardResult]:
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
     n = spec.processes
-    pipes, procs = [], []
-    for k in range(n):
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_mp_entry, args=(child,), daemon=True,
-                           name=f"mcpperf-generator-{k}")
-        proc.start()
-        child.close()
-        parent.send({"spec": spec_to_wire(spec), "shard": [k, n]})
-        pipes.append(parent)
-        procs.append(proc)
+    inbox: queue.Queue[tuple[int, Any]] = queue.Queue()
+    gateways, channels = [], []
     try:
-        return _drive(pipes, progress, spec)
+        for k in range(n):
+            gw = _spawn_gateway(k)
+            gateways.append(gw)
+            ch = gw.remote_exec(WORKER_SOURCE)
+            ch.send({"spec": spec_to_wire(spec), "shard": [k, n]})
+            ch.setcallback(lambda msg, k=k: inbox.put((k, msg)),
+                           endmarker={"type": "error", "message": "generator process ended"})
+            channels.append(ch)
+        return _drive(channels, inbox, progress, spec)
     finally:
-        for proc in procs:
-            proc.join(timeout=5.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5.0)
+        for gw in gateways:
+            with contextlib.suppress(Exception):
+                gw.exit()
 
 
-def _drive(pipes: list[Any], progress: ProgressFn | None, spec: LoadSpec
-           ) -> list[ShardResult]:
-    from multiprocessing.connection import wait
-
-    n = len(pipes)
-    _expect_all(pipes, "ready", READY_TIMEOUT_S)
+def _drive(channels: list[Any], inbox: queue.Queue[tuple[int, Any]],
+           progress: ProgressFn | None, spec: LoadSpec) -> list[ShardResult]:
+    n = len(channels)
+    ready: set[int] = set()
+    while len(ready) < n:
+        k, msg = _next(inbox, READY_TIMEOUT_S, "ready")
+        if msg["type"] != "ready":
+            _raise(msg)
+        ready.add(k)
     start_at = time.time() + START_DELAY_S
-    for p in pipes:
-        p.send({"start_at": start_at})
+    for ch in channels:
+        ch.send({"start_at": start_at})
     results: dict[int, ShardResult] = {}
     latest: dict[int, dict[str, Any]] = {}
-    hard_end = time.monotonic() + START_DELAY_S + spec.warmup_s + spec.duration_s \
-        + spec.timeout_s + 30.0
+    budget = START_DELAY_S + spec.warmup_s + spec.duration_s + spec.timeout_s + 30.0
+    hard_end = time.monotonic() + budget
     while len(results) < n:
-        if time.monotonic() > hard_end:
-            raise TargetError("a generator process did not finish in time")
-        for p in wait(pipes, timeout=1.0):
-            k = pipes.index(p)
-            msg = _recv(p)
-            if msg["type"] == "progress":
-                latest[k] = msg
-                if progress is not None and len(latest) == n:
-                    progress(_sum_progress(latest.values()))
-                    latest.clear()
-            elif msg["type"] == "result":
-                results[k] = ShardResult.from_wire(msg["result"])
-            else:
-                _raise(msg)
+        k, msg = _next(inbox, max(0.1, hard_end - time.monotonic()), "finished")
+        if msg["type"] == "progress":
+            latest[k] = msg
+            if progress is not None and len(latest) == n:
+                progress(_sum_progress(latest.values()))
+                latest.clear()
+        elif msg["type"] == "result":
+            results[k] = ShardResult.from_wire(msg["result"])
+        elif k not in results:
+            _raise(msg)
     return [results[k] for k in range(n)]
 
 
-def _recv(p: Any) -> dict[str, Any]:
+def _next(inbox: queue.Queue[tuple[int, Any]], timeout: float, what: str
+          ) -> tuple[int, Any]:
     try:
-        msg: dict[str, Any] = p.recv()
-    except EOFError:
-        raise TargetError("a generator process exited without a result") from None
-    return msg
+        return inbox.get(timeout=timeout)
+    except queue.Empty:
+        raise TargetError(f"a generator process was not {what} within {timeout:.0f} s") \
+            from None
 
 
 def _raise(msg: dict[str, Any]) -> None:
     text = f"generator process failed: {msg.get('message')}"
     raise TargetError(text) if msg.get("target_error") else RuntimeError(text)
-
-
-def _expect_all(pipes: list[Any], kind: str, timeout: float) -> None:
-    for p in pipes:
-        if not p.poll(timeout):
-            raise TargetError(f"a generator process was not {kind} within {timeout:g} s")
-        msg = _recv(p)
-        if msg["type"] != kind:
-            _raise(msg)
 
 
 def _sum_progress(parts: Any) -> ProgressUpdate:
