@@ -87,7 +87,7 @@ class RawMcpServer:
         self.calls = 0
         self.sessions_started = 0
         self.deletes = 0
-        self.session = ""
+        self.sessions: dict[str, int] = {}  # live session id -> calls made in it
         self.seen_headers: list[dict[str, str]] = []
         self.transports: set[asyncio.Transport] = set()
         self.port = 0
@@ -126,19 +126,20 @@ class RawMcpServer:
                                       "capabilities": {}}
         elif rpc == "initialize":
             self.sessions_started += 1
-            self.session = f"s{self.sessions_started}"
-            self.calls_in_session = 0
-            extra["Mcp-Session-Id"] = self.session
+            sid = f"s{self.sessions_started}"
+            self.sessions[sid] = 0
+            extra["Mcp-Session-Id"] = sid
             result = {"protocolVersion": "2025-11-25", "capabilities": {},
                       "serverInfo": {"name": "raw-legacy", "version": "1"}}
         elif rpc == "tools/call":
-            if self.legacy and headers.get("mcp-session-id") != self.session:
+            sid = headers.get("mcp-session-id", "")
+            if self.legacy and sid not in self.sessions:
                 return 404, {}, b""
             self.calls += 1
-            if self.legacy and self.expire_session_after:
-                self.calls_in_session += 1
-                if self.calls_in_session > self.expire_session_after:
-                    self.session = "expired"
+            if self.legacy:
+                self.sessions[sid] += 1
+                if self.expire_session_after and self.sessions[sid] >= self.expire_session_after:
+                    del self.sessions[sid]
             name = msg["params"]["name"]
             if name == "fail":
                 result = {"content": [], "isError": True}
