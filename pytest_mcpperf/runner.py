@@ -10,6 +10,12 @@ that intended time even when it waited for the dispatcher or a free connection;
 service time counts from the actual send. A per-request deadline is intended time +
 `timeout_s`; a request whose deadline passed before any connection was free is a
 timeout without being sent. Nothing is retried.
+
+Patterns: throughput / latency / stress / soak are open loop at `rate` (`arrival`
+constant or poisson), burst sends `burst_size` every `burst_interval_s`, ramp goes
+from `rate` to `ramp_to`, concurrent is the closed loop of `users`. A multi-stage
+open-loop plan comes from `spec.extra["stages"] = [{"rate": R, "duration_s": D}, ...]`.
+TLS: `spec.extra["tls_ca_file"]`, `spec.extra["tls_verify"]`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import queue
+import ssl
 import sys
 import threading
 import time
@@ -46,7 +53,7 @@ from pytest_mcpperf.engine.mcp import (
     classify,
     transport_outcome,
 )
-from pytest_mcpperf.errors import TargetError
+from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import OPEN_LOOP_PATTERNS, LoadSpec, ToolCall
 from pytest_mcpperf.stats import Recorder, RunStats
@@ -181,6 +188,17 @@ def _default_monitor(spec: LoadSpec) -> ServerMonitorLike | None:
 
 
 # -- one generator ---------------------------------------------------------------------
+def tls_context(spec: LoadSpec) -> ssl.SSLContext | None:
+    """TLS settings from `spec.extra`: `tls_ca_file` (PEM) and `tls_verify` (bool)."""
+    if not spec.url.startswith("https:"):
+        return None
+    ctx = ssl.create_default_context(cafile=spec.extra.get("tls_ca_file"))
+    if not spec.extra.get("tls_verify", True):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def build_plan(spec: LoadSpec) -> schedule.Plan:
     """The open-loop plan of `spec`, warmup included in front."""
     d = spec.duration_s + spec.warmup_s
@@ -248,6 +266,7 @@ class _Generator:
         self.measure_from = 0.0
         self.last_done = 0.0
         self.target: dict[str, Any] = {}
+        self.ssl = tls_context(spec)
 
     # -- setup / teardown ---------------------------------------------------------
     async def open(self) -> None:
@@ -269,8 +288,11 @@ class _Generator:
                        "server_info": s.server_info}
 
     async def _open_session(self) -> _User:
-        session = McpSession(self.endpoint, protocol=self.spec.protocol,
-                             timeout_s=min(self.spec.timeout_s, 30.0))
+        try:
+            session = McpSession(self.endpoint, protocol=self.spec.protocol,
+                                 timeout_s=min(self.spec.timeout_s, 30.0), ssl=self.ssl)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         try:
             conn = await session.open()
         except (TransportError, RequestTimeout, McpError) as exc:
@@ -283,7 +305,7 @@ class _Generator:
 
     async def _connect(self) -> HttpConnection:
         try:
-            conn = await connect(self.endpoint, timeout_s=10.0)
+            conn = await connect(self.endpoint, timeout_s=10.0, ssl=self.ssl)
         except TransportError as exc:
             raise TargetError(f"cannot connect to {self.spec.url}: {exc}") from exc
         self.recorder.stats.connections_opened += 1
@@ -324,6 +346,8 @@ class _Generator:
         self.check.gc_total_s, self.check.gc_max_s = gc_tracker.total_s, gc_tracker.max_s
         self.check.cpu_percent = [cpu.percent()]
         self.recorder.roll()
+        if self.closed_loop:  # nothing is scheduled ahead in a closed loop
+            self.recorder.stats.scheduled = self.recorder.stats.sent
 
     async def _ticker(self) -> None:
         k = 0
@@ -417,7 +441,7 @@ class _Generator:
         conn = user.conn
         if conn is None or conn.closed:
             try:
-                conn = user.conn = await connect(self.endpoint, timeout_s=min(
+                conn = user.conn = await connect(self.endpoint, ssl=self.ssl, timeout_s=min(
                     10.0, max(0.001, deadline - clock())))
                 rec.stats.connections_opened += 1
             except TransportError as exc:

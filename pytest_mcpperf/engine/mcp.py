@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl as ssl_module
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from pytest_mcpperf.engine.http import (
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 PROTOCOLS = ("auto", "modern", "legacy")
+PROTOCOL_ALIASES = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy"}
 CLIENT_INFO = {"name": "mcpperf", "version": "0.1.0"}
 ACCEPT = "application/json, text/event-stream"
 
@@ -117,12 +119,15 @@ class McpSession:
     """
 
     def __init__(self, endpoint: Endpoint, *, protocol: str = "auto",
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, ssl: ssl_module.SSLContext | None = None) -> None:
+        protocol = PROTOCOL_ALIASES.get(protocol, protocol)
         if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS}")
+            raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS} "
+                             f"or a revision {tuple(PROTOCOL_ALIASES)}")
         self.endpoint = endpoint
         self.protocol = protocol
         self.timeout_s = timeout_s
+        self.ssl = ssl
         self.era = ""
         self.protocol_version = ""
         self.server_info: dict[str, Any] = {}
@@ -208,7 +213,7 @@ class McpSession:
         return conn
 
     async def _connect(self) -> HttpConnection:
-        return await connect(self.endpoint, timeout_s=min(self.timeout_s, 10.0))
+        return await connect(self.endpoint, timeout_s=min(self.timeout_s, 10.0), ssl=self.ssl)
 
     async def _discover(self, conn: HttpConnection) -> tuple[HttpConnection, bool]:
         saved = self.era

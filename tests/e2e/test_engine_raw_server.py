@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httptools
@@ -80,10 +84,11 @@ class RawMcpServer:
 
     def __init__(self, *, legacy: bool = False, freeze_every_s: float = 0.0,
                  freeze_for_s: float = 0.0, sse: bool = False, chunked: bool = False,
-                 expire_session_after: int = 0) -> None:
+                 expire_session_after: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.legacy, self.sse, self.chunked = legacy, sse, chunked
         self.freeze_every_s, self.freeze_for_s = freeze_every_s, freeze_for_s
         self.expire_session_after = expire_session_after
+        self.tls = tls
         self.calls = 0
         self.sessions_started = 0
         self.deletes = 0
@@ -164,7 +169,8 @@ class RawMcpServer:
     # -- lifecycle ------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/mcp"
 
     def _main(self) -> None:
         asyncio.run(self._serve())
@@ -172,7 +178,8 @@ class RawMcpServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._server = await self._loop.create_server(lambda: _Conn(self), "127.0.0.1", 0)
+        self._server = await self._loop.create_server(lambda: _Conn(self), "127.0.0.1", 0,
+                                                      ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         self._t0 = time.perf_counter()
         self._ready.set()
@@ -305,3 +312,22 @@ def test_run_from_inside_a_running_loop_uses_a_thread() -> None:
             return float(run(_spec(srv.url, rate=50.0, duration_s=0.4)).requests.ok)
 
     assert asyncio.run(main()) == 20
+
+
+def test_tls(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    with RawMcpServer(tls=ctx) as srv:
+        result = run(_spec(srv.url, rate=100.0, duration_s=0.5,
+                           extra={"tls_ca_file": str(cert)}))
+        with pytest.raises(TargetError, match="CERTIFICATE_VERIFY_FAILED"):
+            run(_spec(srv.url, rate=10.0, duration_s=0.2))
+    assert result.requests.ok == 50
+    assert result.requests.failed == 0

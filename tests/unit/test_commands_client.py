@@ -54,3 +54,12 @@ def test_exit_status() -> None:
     assert client.exit_status(data(1000, 10)) == 0
     assert client.exit_status(data(1000, 11)) == 1
     assert client.exit_status(data(0, 0)) == 1
+
+
+def test_memory_summary() -> None:
+    data = {"server": {"rss_mb": {"start": 100.0, "peak": 130.0, "end": 120.0}},
+            "requests": {"ok": 1024}, "duration_s": 10.0}
+    assert client.memory_summary(data) == {
+        "verdict": "moderate", "growth_percent": 20.0,
+        "bytes_per_request": 20 * 1024.0, "slope_bytes_per_s": 20 * 1024 * 1024 / 10}
+    assert client.memory_summary({"server": {}}) == {}

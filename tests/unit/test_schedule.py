@@ -91,3 +91,10 @@ def test_shards_partition_the_plan_exactly() -> None:
 def test_shard_users() -> None:
     assert [schedule.shard_users(64, k, 3) for k in range(3)] == [22, 21, 21]
     assert [schedule.shard_users(1, k, 2) for k in range(2)] == [1, 0]
+
+
+def test_baseline_stress_recovery() -> None:
+    plan = schedule.baseline_stress_recovery(2.0, 6.0, baseline_s=1.0, stress_s=0.5,
+                                             recovery_s=1.0)
+    assert list(plan.offsets()) == [0.0, 0.5, 1.0, 1.0 + 1 / 6, 1.0 + 2 / 6, 1.5, 2.0]
+    assert plan.duration_s == 2.5
