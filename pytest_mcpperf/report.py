@@ -25,6 +25,7 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
     ok, failed = run.ok, run.failed
     errors = run.error_counts()
     target = dict(shards[0].target) if shards else {"url": spec.url}
+    latency, service = run.total("latency"), run.total("service")
     return {
         "schema": SCHEMA,
         "scenario": spec.scenario,
@@ -37,8 +38,8 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
                      "ok": ok, "failed": failed, "errors": errors,
                      "reinits": run.reinits, "connections_opened": run.connections_opened},
         "throughput_rps": round(ok / window, 2) if window else 0.0,
-        "latency_ms": stats.summary_ms(run.total("latency")),
-        "service_time_ms": stats.summary_ms(run.total("service")),
+        "latency_ms": stats.summary_ms(latency),
+        "service_time_ms": stats.summary_ms(service),
         "accuracy": accuracy.report_dict(check, accuracy.Limits(), sent=run.sent,
                                          processes=len(shards)),
         "server": dict(server),
@@ -49,8 +50,8 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
                             "service_time_ms": stats.summary_ms(t.service)}
                      for name, t in run.tools.items()},
         "errors_by_code": {c: dict(codes) for c, codes in run.errors.items() if codes},
-        "histograms": {"latency_us": stats.encode(run.total("latency")),
-                       "service_time_us": stats.encode(run.total("service"))},
+        "histograms": {"latency_us": stats.encode(latency),
+                       "service_time_us": stats.encode(service)},
     }
 
 

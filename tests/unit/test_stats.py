@@ -95,3 +95,12 @@ def test_recorder_series_rows() -> None:
     assert rec.stats.tools["b"].failed == 1
     assert rec.stats.error_counts()["timeout"] == 1
     assert stats.summary_ms(rec.stats.total("service"))["max"] == 2.0
+
+
+def test_fast_mean_equals_hdr_mean() -> None:
+    rng = random.Random(9)
+    h = stats.new_histogram()
+    for _ in range(5000):
+        h.record_value(int(rng.expovariate(1 / 3000.0)) + 1)
+    assert stats.mean_us(h) == pytest.approx(h.get_mean_value(), rel=1e-12)
+    assert stats.mean_us(stats.new_histogram()) == 0.0
