@@ -48,10 +48,10 @@ def mean_us(h: HdrHistogram) -> float:
 
     `HdrHistogram.get_mean_value()` walks a Python iterator and costs ~100x more.
     """
-    total = h.get_total_count()
+    total = int(h.get_total_count())
     if not total:
         return 0.0
-    acc = 0
+    acc: int = 0
     for index, count in enumerate(h.counts):
         if count:
             acc += count * h._hdr_median_equiv_value(h.get_value_from_index(index))

@@ -331,3 +331,31 @@ def test_tls(tmp_path: Path) -> None:
             run(_spec(srv.url, rate=10.0, duration_s=0.2))
     assert result.requests.ok == 50
     assert result.requests.failed == 0
+
+
+def test_warmup_is_sent_but_not_recorded() -> None:
+    with RawMcpServer() as srv:
+        result = run(_spec(srv.url, rate=100.0, duration_s=1.0, warmup_s=0.5))
+        calls = srv.calls
+    assert calls == 150
+    assert result.requests.scheduled == result.requests.ok == 100
+    assert sum(row["sent"] for row in result.timeseries) == 100
+
+
+@pytest.mark.parametrize(("kw", "expected"), [
+    ({"pattern": "burst", "burst_size": 20, "burst_interval_s": 0.5, "duration_s": 1.0}, 40),
+    ({"pattern": "ramp", "rate": 50.0, "ramp_to": 150.0, "duration_s": 1.0}, 100),
+    ({"arrival": "poisson", "rate": 100.0, "duration_s": 1.0, "seed": 4}, None),
+    ({"extra": {"stages": [{"rate": 20, "duration_s": 0.5}, {"rate": 100, "duration_s": 0.5},
+                           {"rate": 20, "duration_s": 0.5}]}, "duration_s": 1.5}, 70),
+])
+def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | None) -> None:
+    from pytest_mcpperf import schedule
+    from pytest_mcpperf.runner import build_plan
+
+    with RawMcpServer() as srv:
+        spec = _spec(srv.url, **kw)
+        result = run(spec)
+    want = expected if expected is not None else schedule.count(build_plan(spec))
+    assert result.requests.scheduled == result.requests.ok == want
+    assert result.requests.failed == 0
