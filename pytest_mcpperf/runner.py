@@ -512,9 +512,15 @@ class Channel(Protocol):
     def receive(self) -> Any: ...
 
 
-def _spawn_gateway(index: int) -> Any:
+def _spawn_gateway(index: int, spec: LoadSpec) -> Any:
+    """Generator process `index`: a local popen gateway, or the execnet spec given in
+    `spec.extra["gateways"][index]` (e.g. "ssh=loadbox//python=python3"), which must
+    have pytest-mcpperf installed."""
     import execnet
 
+    remote = list(spec.extra.get("gateways", ())) if spec.extra else []
+    if index < len(remote):
+        return execnet.makegateway(str(remote[index]))
     return execnet.makegateway(f"popen//python={sys.executable}//id=mcpperf-gen-{index}")
 
 
@@ -569,7 +575,7 @@ def _run_shards_blocking(spec: LoadSpec, progress: ProgressFn | None) -> list[Sh
     gateways, channels = [], []
     try:
         for k in range(n):
-            gw = _spawn_gateway(k)
+            gw = _spawn_gateway(k, spec)
             gateways.append(gw)
             ch = gw.remote_exec(WORKER_SOURCE)
             ch.send({"spec": spec_to_wire(spec), "shard": [k, n]})
