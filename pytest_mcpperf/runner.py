@@ -228,8 +228,8 @@ async def generate(spec: LoadSpec, *, shard: tuple[int, int] = (0, 1),
     time (time.time()) at which to start, so several processes start together.
     """
     gen = _Generator(spec, shard, progress)
-    await gen.open()
     try:
+        await gen.open()
         start_at = await ready() if ready is not None else None
         if start_at is not None:
             await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -262,6 +262,7 @@ class _Generator:
         self.limits = accuracy.Limits()
         self.check = accuracy.SelfCheck()
         self.users: list[_User] = []
+        self.active_users = 0
         self.t0 = 0.0
         self.measure_from = 0.0
         self.last_done = 0.0
@@ -275,10 +276,15 @@ class _Generator:
         n_conns = (n_sessions if self.closed_loop else
                    max(1, schedule.shard_users(self.spec.concurrency, self.shard_index,
                                                self.shard_count)))
+        self.active_users = n_sessions  # a shard may get no closed-loop user at all
         first = await self._open_session()
         self.users.append(first)
-        rest = await asyncio.gather(*(self._open_session() for _ in range(n_sessions - 1)))
-        self.users.extend(rest)
+        rest = await asyncio.gather(*(self._open_session() for _ in range(n_sessions - 1)),
+                                    return_exceptions=True)
+        self.users.extend(u for u in rest if isinstance(u, _User))
+        for u in rest:
+            if isinstance(u, BaseException):
+                raise u
         if not self.closed_loop:
             extra = await asyncio.gather(*(self._connect() for _ in range(n_conns - 1)))
             self.users.extend(_User(first.session, c, first.calls) for c in extra)
@@ -417,7 +423,9 @@ class _Generator:
     # -- closed loop --------------------------------------------------------------------
     async def _closed_loop(self) -> None:
         end = self.measure_from + self.spec.duration_s
-        await asyncio.gather(*(self._user_loop(u, i, end) for i, u in enumerate(self.users)))
+        users = self.users[:self.active_users]
+        await asyncio.gather(*(self._user_loop(u, i, end) for i, u in enumerate(users)),
+                             asyncio.sleep(max(0.0, end - self.clock())))
 
     async def _user_loop(self, user: _User, number: int, end: float) -> None:
         index = (self.shard_index + number * self.shard_count) * 1_000_003
