@@ -289,7 +289,7 @@ def resolve_run_settings(config: ConfigLike, env: Mapping[str, str] | None = Non
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         raw, where = _raw(setting, config, env)
-        # CLI values were parsed by the option's type= already; parsing twice is harmless.
+        # CLI values were validated by the option's type= (which keeps the text as given).
         values[setting.name] = setting.parse(raw, setting.flag, where) if raw is not None \
             else setting.default
         sources[setting.name] = where
@@ -299,15 +299,17 @@ def resolve_run_settings(config: ConfigLike, env: Mapping[str, str] | None = Non
     return RunSettings(**values, sources=sources)
 
 
-def cli_type(setting: Setting) -> Callable[[str], Any]:
-    """An argparse `type=` for a setting: rejects bad values quoting them."""
+def cli_type(setting: Setting) -> Callable[[str], str]:
+    """An argparse `type=` for a setting: rejects bad values quoting them, keeps the text
+    (resolve_run_settings parses it, as it does env and ini values)."""
     import argparse
 
-    def convert(text: str) -> Any:
+    def convert(text: str) -> str:
         try:
-            return setting.parse(text, setting.flag, setting.flag)
+            setting.parse(text, setting.flag, setting.flag)
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
 
     convert.__name__ = setting.name
     return convert

@@ -46,7 +46,7 @@ def test_defaults() -> None:
 def test_cli_beats_env_beats_ini() -> None:
     ini = {"perf_duration": "30", "perf_processes": "2"}
     env = {"MCPPERF_DURATION": "20", "MCPPERF_PROCESSES": "3"}
-    run = resolve_run_settings(FakeConfig({"perf_duration": 10.0}, ini), env=env)
+    run = resolve_run_settings(FakeConfig({"perf_duration": "10"}, ini), env=env)
     assert run.duration == 10.0
     assert run.source("duration") == "--perf-duration"
     assert run.processes == 3
