@@ -29,12 +29,36 @@ LEGACY = "2025-11-25"
 RESULT_PROPERTY = "mcpperf/result"
 
 
+Progress = Callable[[Any], None]
+
+
 class Engine(Protocol):
     """The load engine's contract (`pytest_mcpperf.runner`)."""
 
-    def run(self, spec: LoadSpec) -> LoadResult: ...
+    def run(self, spec: LoadSpec, *, progress: Progress | None = None) -> LoadResult: ...
 
-    def arun(self, spec: LoadSpec) -> Awaitable[LoadResult]: ...
+    def arun(self, spec: LoadSpec, *,
+             progress: Progress | None = None) -> Awaitable[LoadResult]: ...
+
+
+class ProgressLines:
+    """Turns the engine's progress updates (about one a second) into a line every `every_s`.
+
+    An update has `elapsed_s`, `sent`, `ok`, `failed` and `rps`; `write` gets the text.
+    """
+
+    def __init__(self, name: str, write: Callable[[str], None], every_s: float = 5.0) -> None:
+        self.name = name
+        self.write = write
+        self.every_s = every_s
+        self._next = every_s
+
+    def __call__(self, update: Any) -> None:
+        if update.elapsed_s < self._next:
+            return
+        self._next = update.elapsed_s + self.every_s
+        self.write(f"mcpperf {self.name}: {update.elapsed_s:.0f}s, sent {update.sent}, "
+                   f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps")
 
 
 def load_engine() -> Engine:
@@ -159,11 +183,12 @@ class PerfClient:
 
     def __init__(self, *, plan: Callable[[Mapping[str, Any]], Plan],
                  engine: Callable[[], Engine], record: Callable[[dict[str, Any]], None],
-                 check_server: Callable[[], None]) -> None:
+                 check_server: Callable[[], None], progress: Progress | None = None) -> None:
         self._plan = plan
         self._engine = engine
         self._record = record
         self._check_server = check_server
+        self._progress = progress
         self.results: list[LoadResult] = []
 
     def spec(self, **overrides: Any) -> LoadSpec:
@@ -174,13 +199,14 @@ class PerfClient:
         """Run the scenario to completion (safe also when an event loop is running)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
-        return self._finish(plan, self._engine().run(plan.spec))
+        return self._finish(plan, self._engine().run(plan.spec, progress=self._progress))
 
     async def arun(self, **overrides: Any) -> LoadResult:
         """Run the scenario from an async test (pytest-asyncio)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
-        return self._finish(plan, await self._engine().arun(plan.spec))
+        result = await self._engine().arun(plan.spec, progress=self._progress)
+        return self._finish(plan, result)
 
     def _begin(self, overrides: Mapping[str, Any]) -> Plan:
         plan = self._plan(overrides)

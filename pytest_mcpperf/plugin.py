@@ -8,6 +8,7 @@ fixture objects in `fixtures.py`, run state in `session.py`, output in `summary.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from pytest_mcpperf.fixtures import (
     McpServer,
     PerfClient,
     Plan,
+    Progress,
+    ProgressLines,
     load_engine,
     start_server,
 )
@@ -151,7 +154,23 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfCl
             pytest.fail(str(exc), pytrace=False)
 
     return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
-                      record=lambda entry: item.user_properties.append((RESULT_PROPERTY, entry)))
+                      record=lambda entry: item.user_properties.append((RESULT_PROPERTY, entry)),
+                      progress=_progress_lines(request.config, item.name))
+
+
+def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
+    """With -v, a progress line every few seconds of a long run (not on xdist workers)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if config.get_verbosity() < 1 or reporter is None or hasattr(config, "workerinput"):
+        return None
+
+    def write(line: str) -> None:
+        # The test's output is being captured: step around it, as live logging does.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return ProgressLines(name, write)
 
 
 @pytest.fixture

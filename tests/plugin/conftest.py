@@ -25,6 +25,10 @@ FAKE_ENGINE = textwrap.dedent('''
     def run(spec, *, progress=None, monitor=None):
         mon = ServerMonitor(spec.server_pid, interval_s=0.05).start() if spec.server_pid else None
         time.sleep(min(spec.duration_s, 0.2))
+        for second in range(1, int(spec.duration_s) + 1):  # simulated: no waiting
+            if progress is not None:
+                progress(types.SimpleNamespace(elapsed_s=float(second), sent=10 * second,
+                                               ok=10 * second, failed=0, rps=10.0))
         total = int(spec.rate * spec.duration_s)
         failed = int(spec.arguments.get("fail", 0))
         return LoadResult({

@@ -249,3 +249,18 @@ def test_report_path_is_relative_to_the_invocation_dir(fake_project: FakeProject
     fake_project.pytester.makepyfile(LOAD_TESTS)
     fake_project.run("-m", "load", "--perf-report=json")
     assert (fake_project.pytester.path / "mcpperf-report.json").exists()
+
+
+def test_progress_lines_with_verbose(fake_project: FakeProject) -> None:
+    fake_project.pytester.makepyfile('''
+        import pytest
+
+        @pytest.mark.load(rate=10, duration=12)
+        def test_long(perf_client):
+            perf_client.run()
+    ''')
+    result = fake_project.run("-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["mcpperf test_long: 5s, sent 50, ok 50, failed 0, 10 rps",
+                                 "mcpperf test_long: 10s, sent 100, ok 100, failed 0, 10 rps"])
+    assert "mcpperf test_long: 1" not in fake_project.run().stdout.str()
