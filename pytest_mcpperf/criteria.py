@@ -136,6 +136,20 @@ def _client_note(result: Mapping[str, Any]) -> str:
             "less load, then measure again.")
 
 
+def _error_detail(result: Mapping[str, Any]) -> str:
+    """`; errors: rpc_error 200 (-32602 x200)` from the report's error counters."""
+    errors = result.get("requests", {}).get("errors", {})
+    by_code = result.get("errors_by_code", {})
+    parts = []
+    for kind, count in errors.items():
+        if not count:
+            continue
+        codes = by_code.get(kind, {})
+        shown = ", ".join(f"{code} x{n}" for code, n in list(codes.items())[:3])
+        parts.append(f"{kind} {count}" + (f" ({shown})" if shown else ""))
+    return f"; errors: {', '.join(parts)}" if parts else ""
+
+
 def evaluate(result: Mapping[str, Any], metric: Metric, op: str, limit: float,
              source: str, name: str | None = None) -> Outcome:
     """Check one criterion; the failure message names metric, limit, value and knob."""
@@ -149,8 +163,9 @@ def evaluate(result: Mapping[str, Any], metric: Metric, op: str, limit: float,
                        "the server was spawned by the plugin so its pid is known)")
     if OPS[op](value, limit):
         return Outcome(shown, op, limit, value, True)
+    detail = _error_detail(result) if metric.name == "error_rate" else ""
     return Outcome(shown, op, limit, value, False,
-                   f"{metric.label} was {_fmt(value, metric.unit)}, the limit is {op} "
+                   f"{metric.label} was {_fmt(value, metric.unit)}{detail}, the limit is {op} "
                    f"{_fmt(limit, metric.unit)} (from {source}).\nTo change it: {metric.knob}."
                    f"{_client_note(result)}")
 

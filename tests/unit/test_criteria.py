@@ -125,3 +125,12 @@ def test_helpers_accept_a_plain_report_dict() -> None:
 def test_assert_percentile_rejects_unknown_percentile() -> None:
     with pytest.raises(ConfigError, match=r"invalid percentile 95 for assert_percentile"):
         assert_percentile(make_result(), 95, max_ms=1)
+
+
+def test_error_rate_failure_shows_the_error_classes() -> None:
+    result = LoadResult({"requests": {"ok": 0, "failed": 200, "errors": {
+        "tool_error": 0, "rpc_error": 200, "timeout": 0}},
+        "errors_by_code": {"rpc_error": {"-32602": 200}}})
+    with pytest.raises(AssertionError, match=r"error rate was 100%; errors: rpc_error 200 "
+                                             r"\(-32602 x200\), the limit is <= 1%"):
+        assert_error_rate(result, max_percent=1)
