@@ -17,7 +17,6 @@ import pytest
 from pytest_mcpperf import settings as cfg
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.fixtures import (
-    RESULT_PROPERTY,
     McpServer,
     PerfClient,
     Plan,
@@ -27,7 +26,7 @@ from pytest_mcpperf.fixtures import (
     start_server,
 )
 from pytest_mcpperf.monitor import ServerMonitor
-from pytest_mcpperf.session import PerfSession, session_key
+from pytest_mcpperf.session import PerfSession, encode, session_key
 from pytest_mcpperf.summary import client_bound_note, render
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
@@ -154,7 +153,7 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfCl
             pytest.fail(str(exc), pytrace=False)
 
     return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
-                      record=lambda entry: item.user_properties.append((RESULT_PROPERTY, entry)),
+                      record=lambda entry: item.user_properties.append(encode(entry)),
                       progress=_progress_lines(request.config, item.name))
 
 

@@ -3,11 +3,13 @@
 One `PerfSession` per pytest run, kept under a `StashKey` on the config and registered
 as a plugin so it sees every test report. Results arrive on the reports' user_properties
 (the channel that survives pytest-xdist), so on the controller this object sees the
-results of every worker.
+results of every worker. Each result travels as compact JSON text: plain data for
+xdist, and a readable property for `--junitxml`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -29,9 +31,14 @@ class PerfSession:
         if report.when != "call":
             return
         for name, value in report.user_properties:
-            if name == RESULT_PROPERTY and isinstance(value, dict):
+            if name == RESULT_PROPERTY and isinstance(value, str):
                 self.entries.append({"nodeid": report.nodeid, "outcome": report.outcome,
-                                     **value})
+                                     **json.loads(value)})
+
+
+def encode(entry: dict[str, Any]) -> tuple[str, str]:
+    """A result as the user_properties entry `(RESULT_PROPERTY, JSON text)`."""
+    return RESULT_PROPERTY, json.dumps(entry, separators=(",", ":"), default=str)
 
 
 session_key = pytest.StashKey[PerfSession]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -264,3 +265,11 @@ def test_progress_lines_with_verbose(fake_project: FakeProject) -> None:
     result.stdout.fnmatch_lines(["mcpperf test_long: 5s, sent 50, ok 50, failed 0, 10 rps",
                                  "mcpperf test_long: 10s, sent 100, ok 100, failed 0, 10 rps"])
     assert "mcpperf test_long: 1" not in fake_project.run().stdout.str()
+
+
+def test_junitxml_gets_the_result_as_json_property(fake_project: FakeProject) -> None:
+    fake_project.pytester.makepyfile(LOAD_TESTS)
+    fake_project.run("-m", "load", "--junitxml=j.xml").assert_outcomes(passed=2, deselected=1)
+    props = ET.parse(fake_project.pytester.path / "j.xml").getroot().iter("property")
+    values = [json.loads(p.attrib["value"]) for p in props if p.attrib["name"] == "mcpperf/result"]
+    assert sorted(v["requests"]["ok"] for v in values) == [50, 100]
