@@ -25,7 +25,7 @@ from pytest_mcpperf.target import check_url, split_command
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
 REPORT_FORMATS = ("json",)
 ARRIVALS = ("constant", "poisson")
-PROTOCOLS = ("auto", "legacy", "2025-06-18", "2025-11-25", "2026-07-28")
+PROTOCOLS = ("auto", "modern", "legacy")  # modern = 2026-07-28, legacy = initialize era
 
 
 class ConfigLike(Protocol):
@@ -183,7 +183,7 @@ MARKER_SIGNATURE = (
     "load(pattern='throughput', rate=100, duration=10, concurrency=10, users=10, "
     "tool='fast_compute', arguments={}, thresholds=[], warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
-    "protocol='auto', processes=1)"
+    "protocol='auto'|'modern'|'legacy', processes=1)"
 )
 
 

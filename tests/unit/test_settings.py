@@ -96,7 +96,7 @@ def test_scenario_parses_every_keyword() -> None:
         "pattern": "burst", "rate": 50, "duration": "2", "concurrency": 4, "users": 3,
         "tool": "async_io", "arguments": {"delay_ms": 5}, "thresholds": ["p99<100ms"],
         "warmup": 0, "timeout": 5, "arrival": "poisson", "burst_size": 10,
-        "burst_interval": 0.5, "ramp_to": 200, "protocol": "2026-07-28", "processes": 2,
+        "burst_interval": 0.5, "ramp_to": 200, "protocol": "modern", "processes": 2,
         "mix": [("fast_compute", {"input": 1}, 3), {"tool": "async_io"}],
     }, "marker load")
     assert scenario.thresholds == ("p99<100ms",)
