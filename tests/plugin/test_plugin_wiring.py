@@ -273,3 +273,29 @@ def test_junitxml_gets_the_result_as_json_property(fake_project: FakeProject) ->
     props = ET.parse(fake_project.pytester.path / "j.xml").getroot().iter("property")
     values = [json.loads(p.attrib["value"]) for p in props if p.attrib["name"] == "mcpperf/result"]
     assert sorted(v["requests"]["ok"] for v in values) == [50, 100]
+
+
+def test_url_target_has_no_pid_and_no_monitor(fake_project: FakeProject) -> None:
+    from pytest_mcpperf.target import SpawnedServer
+
+    fake_project.pytester.makepyfile('''
+        import pytest
+
+        @pytest.mark.load(rate=10, duration=1)
+        def test_url(perf_client, mcp_server):
+            assert mcp_server.pid is None
+            result = perf_client.run()
+            assert result.target.url == mcp_server.url
+            assert result.server.samples == 0
+
+        def test_monitor(server_monitor):
+            pass
+    ''')
+    cmd = fake_project.server_cmd.split()
+    with SpawnedServer(cmd) as server:
+        result = fake_project.pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--mcp-url={server.url}", timeout=60)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*server_monitor needs the server's process, but http://127.0.0.1:"
+                                 "*/mcp was given as a URL; let the plugin spawn it with "
+                                 "--mcp-server-cmd*"])
