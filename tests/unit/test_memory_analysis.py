@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
+from pytest_mcpperf.cli import build_parser
+from pytest_mcpperf.commands.memory import (
+    growth_plan,
+    make_plan,
+    measure,
+    split_evenly,
+)
+from pytest_mcpperf.commands.serving import Target
 from pytest_mcpperf.memory import (
     KIB,
     MIB,
@@ -18,6 +27,8 @@ from pytest_mcpperf.memory import (
     stability_percent,
     verdict_for,
 )
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec
 
 
 def series(base: int, per_request: int, counts: list[int], dt: float = 1.0) -> list[MemorySample]:
@@ -188,3 +199,80 @@ def test_report_object_has_the_design_keys() -> None:
     assert rep["verdict"] == "leak"
     assert rep["bytes_per_request"] == pytest.approx(50 * KIB)
     assert {"growth_percent", "slope_bytes_per_s", "passed"} <= rep.keys()
+
+
+# --- the `mcpperf memory` orchestration, with a fake engine and a fake server ---------
+
+class FakeServer(Target):
+    """RSS = 40 MiB + `leak` bytes per request it has answered; the engine is `run`."""
+
+    def __init__(self, leak: int) -> None:
+        super().__init__("http://127.0.0.1:1/mcp", 4242)
+        self.leak = leak
+        self.answered = 0
+        self.now = 0.0
+
+    def run(self, spec: LoadSpec) -> LoadResult:
+        n = round(spec.rate * spec.duration_s)
+        self.answered += n
+        self.now += spec.duration_s
+        return LoadResult({"requests": {"scheduled": n, "sent": n, "completed": n, "ok": n,
+                                        "failed": 0, "errors": {}}})
+
+    def rss(self) -> int:
+        return 40 * MIB + self.leak * self.answered
+
+    def alive(self) -> bool:
+        return True
+
+
+def run_fake(leak: int, argv: list[str]) -> tuple[list[MemorySample], list[str]]:
+    args = build_parser().parse_args(argv)
+    server = FakeServer(leak)
+    base = LoadSpec(url=server.url, rate=args.rate)
+    lines: list[str] = []
+    clock: Callable[[], float] = lambda: server.now  # noqa: E731
+    m = measure(server, base, make_plan(args), server.run, args.warmup_requests, clock,
+                lines.append)
+    return m.samples, lines
+
+
+def test_memory_command_defaults_are_the_seeds() -> None:
+    p = build_parser()
+    assert p.parse_args(["memory", "baseline"]).request_count == 100
+    assert p.parse_args(["memory", "leak-detection"]).iterations == 10000
+    g = p.parse_args(["memory", "growth-analysis"])
+    assert g.measurement_interval_seconds == 60.0
+    assert g.duration_seconds == 60.0
+    assert p.parse_args(["--json", "memory", "baseline"]).json is True
+    assert p.parse_args(["memory", "baseline", "--concurrency", "3"]).concurrency == 3
+
+
+def test_leak_detection_with_a_fake_leaking_server() -> None:
+    samples, lines = run_fake(50 * KIB, ["memory", "leak-detection", "--iterations", "1000"])
+    assert samples[0] == MemorySample(0, 40 * MIB + 200 * 50 * KIB, 0.0)  # after warm-up
+    assert [s.requests for s in samples] == list(range(0, 1001, 50))
+    a = analyze(samples)
+    assert a.verdict == "leak"
+    assert a.bytes_per_request == pytest.approx(50 * KIB)
+    assert a.slope_bytes_per_s == pytest.approx(50 * KIB * 500)  # 500 requests/s
+    assert lines[0].startswith("=== Memory Snapshot: Initial ===")
+    assert lines[-1].startswith("=== Memory Snapshot: Final ===")
+    assert "Requests completed: 1,000" in lines[-1]
+
+
+def test_leak_detection_with_a_fake_stable_server() -> None:
+    samples, _ = run_fake(0, ["memory", "leak-detection", "--iterations", "1000"])
+    assert analyze(samples).verdict == "stable"
+
+
+def test_split_and_plans() -> None:
+    assert split_evenly(10, 3) == [4, 3, 3]
+    assert split_evenly(2, 5) == [1, 1]
+    assert sum(split_evenly(10000, 20)) == 10000
+    p = growth_plan(60.0, 60.0, 500.0)
+    assert p.chunks == [3000] * 10
+    assert p.snapshot_after == set()
+    p = growth_plan(120.0, 30.0, 100.0)
+    assert p.chunks == [1000] * 12
+    assert sorted(p.labels.values()) == ["T+30s", "T+60s", "T+90s"]

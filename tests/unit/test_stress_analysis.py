@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from pytest_mcpperf.cli import build_parser
+from pytest_mcpperf.commands.serving import Target
+from pytest_mcpperf.commands.stress import (
+    analyze_phases,
+    results_block,
+    run_phases,
+    stress_specs,
+)
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.stress import (
     BaselineRange,
     ProbeSample,
@@ -157,3 +169,100 @@ def test_stress_report_object() -> None:
     assert rep["grade"] == "EXCELLENT"
     assert rep["recovery_s"] == 2.346
     assert rep["server_alive"] is True
+
+
+# --- the `mcpperf stress` orchestration, with a fake engine ---------------------------
+
+
+def test_stress_command_defaults_are_the_seeds() -> None:
+    p = build_parser()
+    m = p.parse_args(["stress", "memory"])
+    assert (m.max_concurrent, m.mb_per_request) == (100, 50)
+    assert p.parse_args(["stress", "cpu"]).computation_size == 1000
+    f = p.parse_args(["stress", "flood"])
+    assert (f.connections_per_second, f.max_connections) == (1000, 5000)
+    assert p.parse_args(["stress", "chaos"]).error_rate_percent == 50
+    with pytest.raises(SystemExit):
+        p.parse_args(["stress", "chaos", "--error-rate-percent", "100"])
+
+
+def test_chaos_splits_users_into_ordinary_and_deliberate_faults() -> None:
+    args = build_parser().parse_args(["stress", "chaos", "--max-concurrent", "10",
+                                      "--error-rate-percent", "30"])
+    ordinary, faults = stress_specs(args, "http://127.0.0.1:1/mcp", None)
+    assert faults is not None
+    assert (ordinary.users, faults.users) == (7, 3)
+    assert {c.tool for c in faults.mix} == {"error_simulation"}
+    assert "success" not in {c.arguments["error_type"] for c in faults.mix}
+    assert len({c.tool for c in ordinary.mix}) >= 5
+    args = build_parser().parse_args(["stress", "chaos", "--error-rate-percent", "0"])
+    assert stress_specs(args, "http://127.0.0.1:1/mcp", None)[1] is None
+
+
+def test_memory_stress_spec() -> None:
+    args = build_parser().parse_args(["stress", "memory", "--max-concurrent", "40",
+                                      "--mb-per-request", "100", "--duration-seconds", "5"])
+    spec, faults = stress_specs(args, "http://127.0.0.1:1/mcp", 7)
+    assert faults is None
+    assert (spec.pattern, spec.users, spec.tool) == ("concurrent", 40, "memory_allocate")
+    assert spec.arguments == {"mb_size": 100}
+    assert (spec.duration_s, spec.server_pid) == (5.0, 7)
+
+
+class FakeEngine:
+    """Probes answer with the scripted p99s in turn; the stress run with fixed counts."""
+
+    def __init__(self, probe_p99: list[float]) -> None:
+        self.probe_p99 = list(probe_p99)
+        self.now = 0.0
+        self.specs: list[LoadSpec] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def run_many(self, specs: Sequence[LoadSpec]) -> list[LoadResult]:
+        self.specs.extend(specs)
+        self.now += specs[0].duration_s
+        if specs[0].scenario == "stress probe":
+            p99 = self.probe_p99.pop(0)
+            return [LoadResult({"requests": {"ok": 20, "failed": 0},
+                                "latency_ms": {"p99": p99}})]
+        return [LoadResult({"requests": requests(1000, 960, tool_error=40)})
+                for _ in specs]
+
+
+class AliveTarget(Target):
+    def alive(self) -> bool:
+        return True
+
+
+def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
+    args = build_parser().parse_args(["stress", "memory", "--duration-seconds", "5"])
+    # baseline 2, 3, 4 ms -> healthy p99 <= 11 ms; then 400, 90, 12, 5, 4, 3 ms
+    engine = FakeEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
+    ph = run_phases(args, AliveTarget("http://127.0.0.1:1/mcp", 1), engine.run_many,
+                    engine.clock)
+    assert [p.t for p in ph.probes] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # stopped once held
+    a = analyze_phases(ph, args.hold_intervals)
+    assert a.recovery_s == 3.0
+    assert a.reliability_percent == 96.0
+    assert a.grade == "GOOD"
+    assert a.passed
+    text = results_block(args, ph, a)
+    assert "=== Comprehensive Stress Test Results ===" in text
+    assert "Overall Reliability Score: 96.00%" in text
+    assert "GOOD - Server handled stress adequately" in text
+    assert "Recovery time: 3.00 s" in text
+
+
+def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
+    args = build_parser().parse_args(["stress", "cpu", "--duration-seconds", "2",
+                                      "--recovery-timeout-seconds", "10"])
+    engine = FakeEngine([2.0, 2.0, 2.0] + [500.0] * 100)
+    ph = run_phases(args, AliveTarget("http://127.0.0.1:1/mcp", 1), engine.run_many,
+                    engine.clock)
+    assert len(ph.probes) == 10
+    a = analyze_phases(ph, args.hold_intervals)
+    assert a.recovery_s is None
+    assert not a.passed
+    assert "not recovered within 10 s" in results_block(args, ph, a)
