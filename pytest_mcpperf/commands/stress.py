@@ -237,27 +237,47 @@ def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: Baselin
     return probes
 
 
-def run_phases(args: argparse.Namespace, target: Target, run_many: RunMany,
-               clock: Callable[[], float]) -> Phases:
-    ph = Phases(probe_timeout_s=args.recovery_timeout_seconds)
-    probe = probe_spec(args, target.url)
+@dataclass(frozen=True)
+class ProbePolicy:
+    """How the light probe defines health and waits for recovery."""
+
+    baseline_intervals: int = 3
+    hold_intervals: int = 3
+    timeout_s: float = 60.0
+    interval_s: float = 1.0
+
+
+def stress_with_recovery(stress: Callable[[], list[LoadResult]],
+                         probe: Callable[[], LoadResult], alive: Callable[[], bool],
+                         clock: Callable[[], float], policy: ProbePolicy) -> Phases:
+    """Baseline probes, the stress, then probes until recovered (bounded by the policy)."""
+    ph = Phases(probe_timeout_s=policy.timeout_s)
 
     def take(t: float) -> ProbeSample:
-        return to_probe(run_many([probe])[0], t)
+        return to_probe(probe(), t)
 
-    ph.baseline = [take(-1.0 * (args.baseline_intervals - i))
-                   for i in range(args.baseline_intervals)]
+    n = policy.baseline_intervals
+    ph.baseline = [take(-1.0 * (n - i)) for i in range(n)]
     ph.healthy = BaselineRange.from_samples(ph.baseline)
-    expected, faults = stress_specs(args, target.url, target.pid)
-    ph.stress = run_many([expected] if faults is None else [expected, faults])
+    ph.stress = stress()
     stopped_at = clock()
-    ph.server_alive = target.alive()
+    ph.server_alive = alive()
     if ph.server_alive:
-        ph.probes = probe_until_recovered(take, ph.healthy, clock, stopped_at,
-                                          args.recovery_timeout_seconds, args.hold_intervals,
-                                          args.probe_interval_seconds)
-        ph.server_alive = target.alive()
+        ph.probes = probe_until_recovered(take, ph.healthy, clock, stopped_at, policy.timeout_s,
+                                          policy.hold_intervals, policy.interval_s)
+        ph.server_alive = alive()
     return ph
+
+
+def run_phases(args: argparse.Namespace, target: Target, run_many: RunMany,
+               clock: Callable[[], float]) -> Phases:
+    probe = probe_spec(args, target.url)
+    expected, faults = stress_specs(args, target.url, target.pid)
+    policy = ProbePolicy(args.baseline_intervals, args.hold_intervals,
+                         args.recovery_timeout_seconds, args.probe_interval_seconds)
+    return stress_with_recovery(
+        lambda: run_many([expected] if faults is None else [expected, faults]),
+        lambda: run_many([probe])[0], target.alive, clock, policy)
 
 
 def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
@@ -319,6 +339,11 @@ def _recovery_text(ph: Phases, a: StressAnalysis) -> str:
     return f"{a.recovery_s:.2f} s after the stress stopped{where}, criterion < 30 s"
 
 
+def with_stress_report(ph: Phases, a: StressAnalysis) -> LoadResult:
+    """The stress run's result with the report's `stress` object added."""
+    return LoadResult(build_report(ph, a))
+
+
 def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
     report = ph.stress[0].to_dict()
     stress = a.to_report()
@@ -346,4 +371,5 @@ def run_command(args: argparse.Namespace, run_many: RunMany | None = None,
     return EXIT_OK if a.passed else EXIT_FAILED
 
 
-__all__ = ["register", "run_command", "stress_specs"]
+__all__ = ["Phases", "ProbePolicy", "analyze_phases", "register", "run_command",
+           "stress_specs", "stress_with_recovery", "with_stress_report"]
