@@ -196,13 +196,12 @@ def efficiency_requests_per_mb(bytes_per_request: float) -> float | None:
 
 
 def per_request_rating(bytes_per_request: float) -> str:
-    """The seed's reading of memory per request: < 1 KB excellent, < 10 KB good."""
+    """The seed's reading of memory per request: < 1 KB excellent, < 10 KB good, else poor
+    (the seed calls > 100 KB poor; here anything a leak verdict can start from is)."""
     if bytes_per_request < MODERATE_BYTES_PER_REQUEST:
         return "EXCELLENT"
     if bytes_per_request < LEAK_BYTES_PER_REQUEST:
         return "GOOD"
-    if bytes_per_request <= 100 * KIB:
-        return "MODERATE"
     return "POOR"
 
 

@@ -9,6 +9,8 @@ deliberate faults apart) is graded >= 99 EXCELLENT, >= 95 GOOD, >= 90 MODERATE, 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pytest_mcpperf import LoadResult, assert_recovery
@@ -71,23 +73,19 @@ def test_error_recovery(perf_client, stress_check) -> None:
 @pytest.mark.needs_tools("error_simulation", "async_io", "cpu_intensive", "memory_allocate",
                          "session_counter")
 @pytest.mark.parametrize("error_rate_percent", [10, 50])
-@pytest.mark.load(pattern="concurrent", duration=4, timeout=10,
+@pytest.mark.load(pattern="throughput", duration=4, timeout=10, concurrency=10,
                   mix=[(c.tool, dict(c.arguments), c.weight) for c in CHAOS_MIX])
 def test_chaos(perf_client, stress_check, error_rate_percent: int) -> None:
-    """A weighted mix of every tool, with a share of users sending deliberate faults at
-    the same time; the ordinary calls must still succeed (>= 99 %, EXCELLENT)."""
-    users = 20
-    faulty = users * error_rate_percent // 100
-    mix = [(c.tool, dict(c.arguments), c.weight) for c in FAULT_MIX]
+    """A weighted mix of tools at 200 rps, `error_rate_percent` of the requests deliberate
+    faults sent alongside; the ordinary calls must still succeed (>= 99 %, EXCELLENT)."""
+    rate = 200.0
+    faults = [(c.tool, dict(c.arguments), c.weight) for c in FAULT_MIX]
 
     async def both() -> list[LoadResult]:
-        import asyncio
-
-        ordinary = perf_client.arun(users=users - faulty, concurrency=users - faulty)
-        faults = perf_client.arun(users=faulty, concurrency=faulty, mix=mix, thresholds=[])
-        return list(await asyncio.gather(ordinary, faults))
-
-    import asyncio
+        return list(await asyncio.gather(
+            perf_client.arun(rate=rate * (100 - error_rate_percent) / 100),
+            perf_client.arun(rate=rate * error_rate_percent / 100, concurrency=5, mix=faults,
+                             thresholds=[])))
 
     result = stress_check(lambda: asyncio.run(both()))
     survived(result, min_reliability=99)

@@ -8,8 +8,9 @@ Every mode runs the same three phases against one server:
      memory    --max-concurrent users each calling memory_allocate(--mb-per-request)
      cpu       --max-concurrent users each calling cpu_intensive(--computation-size)
      flood     open loop at --connections-per-second through up to --max-connections
-     chaos     --max-concurrent users over a weighted mix of tools; --error-rate-percent
-               of them call error_simulation with deliberate faults (scored apart)
+     chaos     open loop at --requests-per-second through --max-concurrent connections:
+               a weighted mix of tools, and --error-rate-percent of the requests are
+               error_simulation faults (sent alongside, scored apart)
      recovery  --max-concurrent users over memory_allocate + cpu_intensive
 3. recovery: the probe runs again until `--hold-intervals` intervals in a row are back in
    the baseline's range, or --recovery-timeout-seconds pass.
@@ -56,7 +57,6 @@ CHAOS_MIX = (
     ToolCall("cpu_intensive", {"size": 50}, 1.0),
     ToolCall("memory_allocate", {"mb_size": 1}, 1.0),
     ToolCall("session_counter", {"increment": 1, "counter_id": "chaos"}, 1.0),
-    ToolCall("error_simulation", {"error_type": "success"}, 1.0),
 )
 FAULT_MIX = tuple(ToolCall("error_simulation", {"error_type": f}, 1.0) for f in FAULTS)
 
@@ -80,7 +80,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ch = add("chaos", "a weighted mix of tools with deliberate faults")
     _concurrent(ch)
     ch.add_argument("--error-rate-percent", metavar="P", type=_percent, default=50,
-                    help="share of users calling error_simulation faults, 0-99 (default: 50)")
+                    help="share of requests that are deliberate error_simulation faults, "
+                    "0-99 (default: 50)")
+    ch.add_argument("--requests-per-second", metavar="RPS", type=positive_float, default=200.0,
+                    help="offered load, open loop, faults included (default: 200)")
     r = add("recovery", "memory + CPU stress, then time the recovery")
     _concurrent(r)
     _mb(r)
@@ -143,7 +146,7 @@ def _probe_options(p: argparse.ArgumentParser) -> None:
 
 
 def _users(total: int, percent: int) -> tuple[int, int]:
-    """Split `total` users into (ordinary, faulty) by `percent`, each side >= 1 if used."""
+    """Split `total` connections into (ordinary, faulty) by `percent`, >= 1 each if used."""
     faulty = round(total * percent / 100)
     if percent and faulty == 0:
         faulty = 1
@@ -173,14 +176,22 @@ def stress_specs(args: argparse.Namespace, url: str, pid: int | None,
     if mode == "flood":
         return base.replace(pattern="throughput", rate=float(args.connections_per_second),
                             concurrency=args.max_connections, tool="fast_compute",
-                            arguments={"input": 5},
-                            extra={"connection_per_request": True}), None
-    ordinary, faulty = _users(args.max_concurrent, args.error_rate_percent)
-    expected = base.replace(users=ordinary, concurrency=ordinary, mix=CHAOS_MIX)
-    if not faulty:
+                            arguments={"input": 5}), None
+    return chaos_specs(base, args.requests_per_second, args.max_concurrent,
+                       args.error_rate_percent)
+
+
+def chaos_specs(base: LoadSpec, rate: float, max_concurrent: int, percent: int,
+                ) -> tuple[LoadSpec, LoadSpec | None]:
+    """Open loop at `rate`: `percent` % of it deliberate faults, sent at the same time."""
+    ordinary_users, faulty_users = _users(max_concurrent, percent)
+    expected = base.replace(pattern="throughput", rate=rate * (100 - percent) / 100,
+                            concurrency=ordinary_users, mix=CHAOS_MIX)
+    if not percent:
         return expected, None
-    faults = base.replace(users=faulty, concurrency=faulty, mix=FAULT_MIX,
-                          scenario="stress chaos (deliberate faults)", timeout_s=10.0)
+    faults = base.replace(pattern="throughput", rate=rate * percent / 100,
+                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=10.0,
+                          scenario="stress chaos (deliberate faults)")
     return expected, faults
 
 

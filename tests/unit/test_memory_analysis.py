@@ -190,7 +190,7 @@ def test_efficiency_and_rating() -> None:
     assert efficiency_requests_per_mb(-3.0) is None
     assert per_request_rating(1023) == "EXCELLENT"
     assert per_request_rating(1024) == "GOOD"
-    assert per_request_rating(10 * KIB) == "MODERATE"
+    assert per_request_rating(10 * KIB) == "POOR"
     assert per_request_rating(100 * KIB + 1) == "POOR"
 
 

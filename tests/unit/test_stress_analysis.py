@@ -186,15 +186,18 @@ def test_stress_command_defaults_are_the_seeds() -> None:
         p.parse_args(["stress", "chaos", "--error-rate-percent", "100"])
 
 
-def test_chaos_splits_users_into_ordinary_and_deliberate_faults() -> None:
+def test_chaos_sends_the_error_rate_as_deliberate_faults_alongside() -> None:
     args = build_parser().parse_args(["stress", "chaos", "--max-concurrent", "10",
-                                      "--error-rate-percent", "30"])
+                                      "--error-rate-percent", "30",
+                                      "--requests-per-second", "200"])
     ordinary, faults = stress_specs(args, "http://127.0.0.1:1/mcp", None)
     assert faults is not None
-    assert (ordinary.users, faults.users) == (7, 3)
+    assert (ordinary.pattern, faults.pattern) == ("throughput", "throughput")
+    assert (ordinary.rate, faults.rate) == (140.0, 60.0)
+    assert (ordinary.concurrency, faults.concurrency) == (7, 3)
     assert {c.tool for c in faults.mix} == {"error_simulation"}
-    assert "success" not in {c.arguments["error_type"] for c in faults.mix}
-    assert len({c.tool for c in ordinary.mix}) >= 5
+    assert "error_simulation" not in {c.tool for c in ordinary.mix}
+    assert len({c.tool for c in ordinary.mix}) == 5
     args = build_parser().parse_args(["stress", "chaos", "--error-rate-percent", "0"])
     assert stress_specs(args, "http://127.0.0.1:1/mcp", None)[1] is None
 
