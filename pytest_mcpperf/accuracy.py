@@ -8,7 +8,9 @@ A run is `client_bound` when any of these held (thresholds in `Limits`):
 - sends left the generator late (its dispatcher woke after the intended time),
 - an open-loop run dispatched fewer requests/s than its target,
 - the event loop lagged, or garbage collection paused it for long,
-- the generator used (nearly) a whole core.
+- the generator used (nearly) a whole core,
+- or the host's CPUs were saturated while the generator was a large consumer of them
+  (it then competes with a local server for CPU, and neither gets what it needs).
 Waiting for a free connection is *not* the client's fault: it is the server (or the
 connection limit) pushing back, and its cost is already in the latency figures.
 """
@@ -37,6 +39,8 @@ class Limits:
     loop_lag_p99_ms: float = 20.0
     gc_fraction: float = 0.02        # GC pauses over this share of the window
     cpu_percent: float = 90.0        # of one core, per generator process
+    host_busy_percent: float = 95.0  # all cores together ...
+    host_share_cpu_percent: float = 50.0  # ... while the generator used this much
 
 
 class LagTracker:
@@ -91,6 +95,32 @@ class CpuMeter:
         return 100.0 * (self._cpu() - self._c0) / dw if dw > 0 else 0.0
 
 
+CpuTimes = Callable[[], tuple[float, float]]  # (busy seconds, total seconds), all cores
+
+
+def host_cpu_times() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole host since boot (psutil)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    total = float(sum(t))
+    idle = float(t.idle + getattr(t, "iowait", 0.0))
+    return total - idle, total
+
+
+class HostCpuMeter:
+    """How busy the host's CPUs were over a window, in percent of all cores."""
+
+    def __init__(self, times: CpuTimes = host_cpu_times) -> None:
+        self._times = times
+        self._busy0, self._total0 = times()
+
+    def percent(self) -> float:
+        busy, total = self._times()
+        dt = total - self._total0
+        return 100.0 * (busy - self._busy0) / dt if dt > 0 else 0.0
+
+
 @dataclass
 class SelfCheck:
     """The self-check numbers of one generator, mergeable across processes."""
@@ -105,6 +135,7 @@ class SelfCheck:
     gc_total_s: float = 0.0
     gc_max_s: float = 0.0
     cpu_percent: list[float] = field(default_factory=list)
+    host_busy_percent: float = 0.0
 
     def dispatch(self, late_s: float, limits: Limits) -> None:
         """Account one request released by the dispatcher `late_s` after its time."""
@@ -124,6 +155,7 @@ class SelfCheck:
         self.gc_total_s += other.gc_total_s
         self.gc_max_s = max(self.gc_max_s, other.gc_max_s)
         self.cpu_percent += other.cpu_percent
+        self.host_busy_percent = max(self.host_busy_percent, other.host_busy_percent)
 
     def to_wire(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "lag"}
@@ -160,9 +192,13 @@ def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1) -> tuple[st
     cpu = max(check.cpu_percent, default=0.0)
     if cpu >= limits.cpu_percent:
         reasons.append(f"generator CPU {cpu:.0f}% of one core")
+    elif (check.host_busy_percent >= limits.host_busy_percent
+          and cpu >= limits.host_share_cpu_percent):
+        reasons.append(f"host CPUs {check.host_busy_percent:.0f}% busy while the generator "
+                       f"used {cpu:.0f}% of a core: it competed with the server for CPU")
     if reasons:
         hint = "; the figures show the generator's limit, not the server's"
-        if cpu >= limits.cpu_percent:
+        if cpu >= limits.host_share_cpu_percent:
             hint += " (try --processes N, or fewer users)"
         return "client_bound", "; ".join(reasons) + hint
     return "valid", (f"generator kept up: late sends {check.late_sends}, loop lag p99 "
@@ -188,4 +224,5 @@ def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int =
                         "max": round(check.gc_max_s * 1000.0, 3)},
         "client_cpu_percent": round(max(check.cpu_percent, default=0.0), 1),
         "client_cpu_percent_per_process": [round(c, 1) for c in check.cpu_percent],
+        "host_cpu_busy_percent": round(check.host_busy_percent, 1),
     }

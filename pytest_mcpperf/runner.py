@@ -338,6 +338,7 @@ class _Generator:
         ticker = loop.create_task(self._ticker())
         lag = loop.create_task(self._lag_probe())
         cpu = accuracy.CpuMeter(self.clock, time.process_time)
+        host = accuracy.HostCpuMeter()
         try:
             if self.closed_loop:
                 await self._closed_loop()
@@ -351,6 +352,7 @@ class _Generator:
         self.check.window_s = max(1e-9, min(end, self.clock()) - self.measure_from)
         self.check.gc_total_s, self.check.gc_max_s = gc_tracker.total_s, gc_tracker.max_s
         self.check.cpu_percent = [cpu.percent()]
+        self.check.host_busy_percent = host.percent()
         self.recorder.roll()
         if self.closed_loop:  # nothing is scheduled ahead in a closed loop
             self.recorder.stats.scheduled = self.recorder.stats.sent

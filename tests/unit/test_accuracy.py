@@ -106,3 +106,16 @@ def test_merge_and_wire() -> None:
     assert d["achieved_send_rps"] == 200.0
     assert d["verdict"] == "valid"
     assert d["client_cpu_percent"] == 50.0
+
+
+def test_saturated_host_with_a_busy_generator_is_client_bound() -> None:
+    busy, total = FakeClock(), FakeClock()
+    meter = accuracy.HostCpuMeter(lambda: (busy(), total()))
+    busy.now, total.now = 19.4, 20.0  # two cores for 10 s, 97% busy
+    c = _check(cpu_percent=[62.0], host_busy_percent=meter.percent())
+    verdict, reason = accuracy.verdict(c, Limits())
+    assert verdict == "client_bound"
+    assert "host CPUs 97% busy while the generator used 62% of a core" in reason
+    # a saturated host where the generator is a small consumer: the server is the limit
+    assert accuracy.verdict(_check(cpu_percent=[20.0], host_busy_percent=99.0),
+                            Limits())[0] == "valid"
