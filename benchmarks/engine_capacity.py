@@ -85,8 +85,12 @@ def measure(url: str, duration: int, rounds: int) -> int:
             rep = mcpperf_run(url, duration, n)
             figures[f"p{n}"].append(float(rep["throughput_rps"]))  # type: ignore[arg-type]
             errors += int(rep["requests"]["failed"])  # type: ignore[index]
+            acc: dict[str, object] = rep["accuracy"]  # type: ignore[assignment]
             if n == 1:
-                verdicts.append(rep["accuracy"]["verdict"])  # type: ignore[index]
+                verdicts.append(acc["verdict"])
+            print(f"  {n} process(es): {acc['verdict']}, client CPU "
+                  f"{acc['client_cpu_percent_per_process']}, host CPU "
+                  f"{acc['host_cpu_busy_percent']}%: {acc['reason']}")
         print(f"round {r + 1}: wrk {figures['wrk'][-1]:.0f} rps, mcpperf 1 process "
               f"{figures['p1'][-1]:.0f} rps, 2 processes {figures['p2'][-1]:.0f} rps")
         time.sleep(0.5)
