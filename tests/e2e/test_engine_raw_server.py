@@ -359,3 +359,21 @@ def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | 
     want = expected if expected is not None else schedule.count(build_plan(spec))
     assert result.requests.scheduled == result.requests.ok == want
     assert result.requests.failed == 0
+
+
+def test_arun_inside_the_callers_loop_with_progress() -> None:
+    from pytest_mcpperf.runner import ProgressUpdate, arun
+
+    updates: list[ProgressUpdate] = []
+
+    async def main() -> int:
+        with RawMcpServer() as srv:
+            result = await arun(_spec(srv.url, rate=100.0, duration_s=2.2),
+                                progress=updates.append)
+        return int(result.requests.ok)
+
+    assert asyncio.run(main()) == 220
+    assert [round(u.elapsed_s) for u in updates[:2]] == [1, 2]
+    assert updates[0].sent == pytest.approx(100, abs=3)
+    assert updates[1].ok == pytest.approx(200, abs=3)
+    assert updates[1].rps == pytest.approx(100, abs=5)
