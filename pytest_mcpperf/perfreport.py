@@ -58,6 +58,7 @@ class PerfReport:
         tmp.write_text(text + "\n")
         tmp.replace(self.path)
 
+    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", f"mcpperf report: {self.path}")
 
