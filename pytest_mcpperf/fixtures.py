@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -68,19 +67,6 @@ ENGINE_MODULE = "pytest_mcpperf.runner"
 def load_engine() -> Engine:
     """The load engine, imported on first use so plugin start-up stays fast."""
     return cast(Engine, importlib.import_module(ENGINE_MODULE))
-
-
-def _import_quietly(name: str) -> None:
-    with contextlib.suppress(Exception):  # the real import, later, reports any error
-        importlib.import_module(name)
-
-
-def warm_engine() -> threading.Thread:
-    """Import the engine in the background while a server boots: off the critical path."""
-    thread = threading.Thread(target=_import_quietly, args=(ENGINE_MODULE,),
-                              name="mcpperf-import", daemon=True)
-    thread.start()
-    return thread
 
 
 # ---------------------------------------------------------------- mcp_server

@@ -24,7 +24,6 @@ from pytest_mcpperf.fixtures import (
     ProgressLines,
     load_engine,
     start_server,
-    warm_engine,
 )
 from pytest_mcpperf.monitor import ServerMonitor
 from pytest_mcpperf.session import PerfSession, encode, session_key
@@ -124,7 +123,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def mcp_server(pytestconfig: pytest.Config) -> Iterator[McpServer]:
     """The server under test (one per session, per xdist worker): url, pid, protocol_version."""
-    warm_engine()
     try:
         server = start_server(pytestconfig.stash[session_key].settings)
     except (TargetError, ConfigError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import shlex
 import signal
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -81,14 +82,28 @@ def wait_reachable(url: str, timeout_s: float = 5.0) -> None:
                       "or fix --mcp-url, or let the plugin spawn one with --mcp-server-cmd")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: ask the kernel to SIGTERM the child if the spawning process dies."""
+@functools.cache
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: a preexec_fn asking the kernel to SIGTERM the child if the spawner dies.
+
+    Everything is looked up here, in the parent: between fork and exec the child must not
+    import or dlopen, since another thread (an xdist channel, a background import) may
+    have held the import or loader lock at the fork, and the child would wait forever.
+    """
     if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
+        return None
+    try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    sigterm = int(signal.SIGTERM)
+
+    def set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
+        prctl(1, sigterm)  # PR_SET_PDEATHSIG
+
+    return set_pdeathsig
 
 
 class SpawnedServer:
@@ -140,7 +155,7 @@ class SpawnedServer:
         try:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.cwd, start_new_session=True, preexec_fn=_die_with_parent,
+                env=self.env, cwd=self.cwd, start_new_session=True, preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
             raise TargetError(f"cannot start server command {shlex.join(self.argv)!r}: {exc}; "

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -96,3 +97,25 @@ def test_group_signal_helper_ignores_missing() -> None:
     from pytest_mcpperf.target import _signal_group
 
     _signal_group(2**22 + os.getpid(), signal.SIGTERM)  # no such group: no error
+
+
+def test_preexec_fn_imports_nothing_in_the_child() -> None:
+    """Between fork and exec the child must not import: another thread of the parent may
+    have held a module's import lock at the fork, and the child would wait forever."""
+    script = textwrap.dedent("""
+        import sys
+        from pytest_mcpperf.target import _die_with_parent
+        set_pdeathsig = _die_with_parent()
+        for name in [m for m in sys.modules if m == "ctypes" or m.startswith("ctypes.")]:
+            del sys.modules[name]
+        class NoImports:
+            def find_spec(self, name, path=None, target=None):
+                raise RuntimeError(f"imported {name} in the child")
+        sys.meta_path.insert(0, NoImports())
+        if set_pdeathsig is not None:
+            set_pdeathsig()
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
