@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -176,12 +177,12 @@ def test_server_that_exits_at_once_fails_fast_with_its_output(pytester: pytest.P
     crash = pytester.path / "crash.py"
     crash.write_text("import sys\nprint('boom: no config file')\nsys.exit(3)\n")
     started = time.monotonic()
-    result = pytester.runpytest_subprocess(f"--mcp-server-cmd=python {crash} {{port}}",
+    result = pytester.runpytest_subprocess(f"--mcp-server-cmd={sys.executable} {crash} {{port}}",
                                            timeout=60)
     assert time.monotonic() - started < 15
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([
-        "*server command 'python *crash.py *' exited with status 3 before it accepted "
+        "*server command '*python* *crash.py *' exited with status 3 before it accepted "
         "connections.",
         "*--- server output (last lines) ---",
         "*boom: no config file",
