@@ -41,6 +41,8 @@ MODERN = "2026-07-28"
 PROBE = LoadSpec(url="", pattern="throughput", rate=20.0, duration_s=1.0, concurrency=2,
                  tool="fast_compute", arguments={"input": 5}, timeout_s=5.0,
                  scenario="stress probe")
+# 2 baseline seconds and 2 healthy seconds in a row: enough on loopback, and short.
+POLICY = ProbePolicy(baseline_intervals=2, hold_intervals=2, timeout_s=60.0, interval_s=1.0)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,8 +129,8 @@ def stress_check(mcp_server: Any, load_engine: Any
 
     def check(stress: Callable[[], LoadResult | list[LoadResult]]) -> LoadResult:
         ph = stress_with_recovery(lambda: _as_list(stress()), lambda: load_engine.run(probe),
-                                  mcp_server.alive, time.monotonic, ProbePolicy(timeout_s=60.0))
-        return with_stress_report(ph, analyze_phases(ph, hold=3))
+                                  mcp_server.alive, time.monotonic, POLICY)
+        return with_stress_report(ph, analyze_phases(ph, hold=POLICY.hold_intervals))
     return check
 
 

@@ -38,26 +38,24 @@ def test_baseline_bytes_per_request(perf_client, memory_series) -> None:
     pytest.param("fast_compute", {"input": 5}, id="fast_compute"),
     pytest.param("session_counter", {"increment": 1, "counter_id": "leak"},
                  marks=pytest.mark.needs_tools("session_counter"), id="session_counter"),
-    pytest.param("async_io", {"delay_ms": 1},
-                 marks=pytest.mark.needs_tools("async_io"), id="async_io"),
 ])
-@pytest.mark.load(pattern="throughput", rate=500, duration=6, concurrency=10)
+@pytest.mark.load(pattern="throughput", rate=500, duration=4, concurrency=10)
 def test_leak_detection(perf_client, memory_series, tool: str, arguments: dict) -> None:
-    result = memory_series(perf_client.spec(tool=tool, arguments=arguments), chunks=15)
+    result = memory_series(perf_client.spec(tool=tool, arguments=arguments), chunks=10)
     no_leak(result)
 
 
-@pytest.mark.load(pattern="throughput", rate=200, duration=10, tool="fast_compute",
+@pytest.mark.load(pattern="throughput", rate=250, duration=8, tool="fast_compute",
                   arguments={"input": 5})
 def test_growth_analysis(perf_client, memory_series) -> None:
     """Memory over time at a steady rate: the seed's < 10 % growth criterion."""
-    result = memory_series(perf_client.spec(), chunks=10)
+    result = memory_series(perf_client.spec(), chunks=8)
     no_leak(result)
 
 
 @pytest.mark.needs_tools("memory_allocate")
 @pytest.mark.parametrize("mb_size", [1, 10, 50])
-@pytest.mark.load(pattern="throughput", rate=10, duration=3, tool="memory_allocate",
+@pytest.mark.load(pattern="throughput", rate=10, duration=2, tool="memory_allocate",
                   concurrency=4, timeout=30)
 def test_allocation_patterns(perf_client, memory_series, mb_size: int) -> None:
     """Transient allocations are given back: what a call allocates is not retained."""

@@ -58,7 +58,13 @@ CHAOS_MIX = (
     ToolCall("memory_allocate", {"mb_size": 1}, 1.0),
     ToolCall("session_counter", {"increment": 1, "counter_id": "chaos"}, 1.0),
 )
-FAULT_MIX = tuple(ToolCall("error_simulation", {"error_type": f}, 1.0) for f in FAULTS)
+# A "timeout" fault answers after 1 s; fault runs give up after FAULT_TIMEOUT_S, so it is
+# a real client-side timeout and does not hold a connection for the default 5 s.
+FAULT_TIMEOUT_S = 0.5
+FAULT_MIX = tuple(
+    ToolCall("error_simulation",
+             {"error_type": f, **({"timeout_ms": 1000} if f == "timeout" else {})}, 1.0)
+    for f in FAULTS)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -190,7 +196,7 @@ def chaos_specs(base: LoadSpec, rate: float, max_concurrent: int, percent: int,
     if not percent:
         return expected, None
     faults = base.replace(pattern="throughput", rate=rate * percent / 100,
-                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=10.0,
+                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=FAULT_TIMEOUT_S,
                           scenario="stress chaos (deliberate faults)")
     return expected, faults
 
