@@ -146,7 +146,7 @@ def memory_series(mcp_server: Any, load_engine: Any
     def series(spec: LoadSpec, chunks: int) -> LoadResult:
         total = max(chunks, round(spec.rate * spec.duration_s))
         plan = Plan(split_evenly(total, chunks))
-        warmup = max(50, total // 10)
+        warmup = max(10, total // 5)
         m = measure(target, spec, plan, load_engine.run, warmup, time.monotonic, lambda _s: None)
         a = analyze(m.samples)
         t = combine(m.tallies)
