@@ -43,7 +43,7 @@ def test_memory_stress_40_x_100_mb_server_survives_and_recovers() -> None:
 
 def test_memory_stress_prints_the_seed_block() -> None:
     proc = mcpperf("stress", "memory", "--max-concurrent", "4", "--mb-per-request", "10",
-                   "--duration-seconds", "2")
+                   "--duration-seconds", "2", "--baseline-intervals", "2", "--hold-intervals", "2")
     out = proc.stdout
     assert "=== Comprehensive Stress Test Results ===" in out
     assert "Request Statistics:" in out
