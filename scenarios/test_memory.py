@@ -21,8 +21,9 @@ def no_leak(result: LoadResult) -> None:
     __tracebackhide__ = True
     memory = result.memory
     assert memory.verdict not in ("leak", "insufficient"), (
-        f"memory verdict {memory.verdict}: {memory.bytes_per_request:,.0f} bytes per request "
-        f"over {memory.requests} requests; run longer (--perf-duration) to confirm")
+        f"memory verdict {memory.verdict}: the server kept {memory.bytes_per_request:,.0f} "
+        f"bytes per request over {memory.requests} requests (a leak from 10 KiB/request "
+        "above 4 MiB in all; 'insufficient' needs a longer run: --perf-duration)")
     assert_memory_growth(result, max_percent=10)
 
 

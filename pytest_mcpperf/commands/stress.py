@@ -331,6 +331,9 @@ def results_block(args: argparse.Namespace, ph: Phases, a: StressAnalysis) -> st
     if d.attempted:
         lines.append(f"  Deliberate faults (not scored): {d.sent:,} sent, {d.failed:,} "
                      f"answered as errors, {d.ok:,} as successes")
+    conns = ph.stress[0].to_dict().get("requests", {}).get("connections_opened")
+    if conns:
+        lines.append(f"  Connections opened: {conns:,}")
     lines += [
         f"Latency: p50 {lat.get('p50', 0):.2f} ms, p99 {lat.get('p99', 0):.2f} ms, "
         f"max {lat.get('max', 0):.2f} ms",
