@@ -20,7 +20,8 @@ Verdicts (thresholds follow the seed's reading of "memory per request": < 1 KB e
 - ``moderate``: not a leak, but ``growth_percent >= GROWTH_LIMIT_PERCENT`` (10 %), or
   ``bytes_per_request >= MODERATE_BYTES_PER_REQUEST`` (1 KiB) above the noise floor.
 - ``stable``: everything else.
-- ``insufficient``: fewer than two post-warm-up samples with distinct request counts.
+- ``insufficient``: fewer than three post-warm-up samples, or all at one request count
+  (a verdict is never drawn from two points).
 
 A run passes the seed's criteria when its verdict is neither ``leak`` nor
 ``insufficient`` and its growth stays under 10 %.
@@ -42,6 +43,7 @@ NOISE_FLOOR_BYTES = 4 * MIB
 GROWTH_LIMIT_PERCENT = 10.0
 
 VERDICTS = ("stable", "moderate", "leak", "insufficient")
+MIN_SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def analyze(samples: Sequence[MemorySample], *, warmup_requests: int = 0) -> Mem
     ys = [float(s.rss_bytes) for s in used]
     per_request = least_squares_slope(xs, ys)
     per_second = least_squares_slope([s.t for s in used], ys)
-    if per_request is None:
+    if per_request is None or len(used) < MIN_SAMPLES:
         return _insufficient(used, per_second)
     span = xs[-1] - xs[0]
     start = _fitted_at(xs, ys, per_request, xs[0])
@@ -206,7 +208,7 @@ def per_request_rating(bytes_per_request: float) -> str:
 
 
 __all__ = [
-    "GROWTH_LIMIT_PERCENT", "LEAK_BYTES_PER_REQUEST", "MODERATE_BYTES_PER_REQUEST",
+    "GROWTH_LIMIT_PERCENT", "LEAK_BYTES_PER_REQUEST", "MIN_SAMPLES", "MODERATE_BYTES_PER_REQUEST",
     "NOISE_FLOOR_BYTES", "VERDICTS", "MemoryAnalysis", "MemorySample", "after_warmup",
     "analyze", "efficiency_requests_per_mb", "least_squares_slope", "per_request_rating",
     "stability_grade", "stability_percent", "verdict_for",

@@ -132,6 +132,7 @@ def test_verdict_thresholds(bpr: float, growth: float, pct: float, verdict: str)
     [],
     [MemorySample(0, 40 * MIB, 0.0)],
     [MemorySample(100, 40 * MIB, 0.0), MemorySample(100, 41 * MIB, 1.0)],
+    [MemorySample(0, 40 * MIB, 0.0), MemorySample(100, 80 * MIB, 1.0)],  # two points
 ])
 def test_few_samples_are_insufficient_not_a_crash(samples: list[MemorySample]) -> None:
     a = analyze(samples)
@@ -141,11 +142,15 @@ def test_few_samples_are_insufficient_not_a_crash(samples: list[MemorySample]) -
 
 
 def test_the_sample_at_time_zero_is_part_of_the_fit() -> None:
-    # Only two samples: the one at zero requests and the last. Both are used.
-    a = analyze([MemorySample(0, 10 * MIB, 0.0), MemorySample(1000, 10 * MIB + 1000 * KIB, 4.0)])
-    assert a.bytes_per_request == pytest.approx(KIB)
-    assert a.slope_bytes_per_s == pytest.approx(1000 * KIB / 4.0)
+    # flat after 500 requests; only the sample at zero carries the growth
+    a = analyze([MemorySample(0, 10 * MIB, 0.0), MemorySample(500, 11 * MIB, 2.0),
+                 MemorySample(1000, 11 * MIB, 4.0)])
+    # x mean 500, y mean 10 2/3 MiB; sxy = 500 * 2/3 MiB + 500 * 1/3 MiB = 500 MiB
+    assert a.bytes_per_request == pytest.approx(MIB / 1000)
+    assert a.slope_bytes_per_s == pytest.approx(MIB / 4.0)
     assert a.rss_start_bytes == 10 * MIB
+    later = [MemorySample(n, 11 * MIB, n / 250) for n in (500, 1000, 1500)]
+    assert analyze(later).bytes_per_request == 0.0  # without it: flat
 
 
 def test_warmup_must_not_be_negative() -> None:
