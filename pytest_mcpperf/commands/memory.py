@@ -18,13 +18,20 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mcpperf.commands import positive_float, positive_int
-from pytest_mcpperf.commands.serving import Runner, Target, add_target_options, open_target
-from pytest_mcpperf.errors import ConfigError, TargetError
+from pytest_mcpperf.commands.serving import (
+    Runner,
+    Target,
+    add_target_options,
+    default_runner,
+    open_target,
+)
+from pytest_mcpperf.errors import ConfigError, McpPerfError, TargetError
 from pytest_mcpperf.memory import (
     KIB,
     MIB,
@@ -147,7 +154,13 @@ def measure(target: Target, base: LoadSpec, plan: Plan, run: Runner, warmup: int
     m.samples.append(MemorySample(0, target.rss(), 0.0))
     emit(snapshot_block("Initial", m.samples))
     for i, n in enumerate(plan.chunks):
-        result = run(chunk_spec(base, n))
+        try:
+            result = run(chunk_spec(base, n))
+        except McpPerfError:
+            if target.alive():
+                raise
+            m.server_alive = False  # died under the load: a result, reported as such
+            break
         tally = tally_from_requests(result.to_dict().get("requests", {}))
         m.tallies.append(tally)
         done += tally.completed or (tally.ok + tally.failed)
@@ -245,10 +258,6 @@ def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
 
 def run_command(args: argparse.Namespace, run: Runner | None = None,
                 clock: Callable[[], float] | None = None) -> int:
-    import time
-
-    from pytest_mcpperf.commands.serving import default_runner
-
     if args.warmup_requests < 0:
         raise ConfigError(f"invalid --warmup-requests {args.warmup_requests}: pass 0 or more")
     out: Callable[[str], None] = (lambda _s: None) if args.json else print
@@ -267,7 +276,7 @@ def run_command(args: argparse.Namespace, run: Runner | None = None,
 def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurement,
            out: Callable[[str], None]) -> int:
     total = combine(m.tallies)
-    if total.ok == 0:
+    if total.ok == 0 and m.server_alive:
         raise TargetError(f"no request succeeded calling {args.tool!r} on {target.url}; "
                           "check --tool and --arguments against the server's tools/list")
     a = analyze(m.samples)

@@ -32,15 +32,17 @@ from typing import Any, cast
 
 from pytest_mcpperf.commands import positive_float, positive_int
 from pytest_mcpperf.commands.serving import Target, add_target_options, engine, open_target
-from pytest_mcpperf.errors import ConfigError
+from pytest_mcpperf.errors import ConfigError, McpPerfError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec, ToolCall
 from pytest_mcpperf.stress import (
     BaselineRange,
     ProbeSample,
     StressAnalysis,
+    Tally,
     analyze,
     combine,
+    grade,
     grade_message,
     recovered,
     recovery_time,
@@ -239,6 +241,11 @@ class Phases:
     healthy: BaselineRange | None = None
     server_alive: bool = True
     probe_timeout_s: float = 0.0
+    died_with: str = ""
+
+    def main(self) -> dict[str, Any]:
+        """The report of the stress run expected to succeed ({} if the server died)."""
+        return self.stress[0].to_dict() if self.stress else {}
 
 
 def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: BaselineRange,
@@ -276,7 +283,12 @@ def stress_with_recovery(stress: Callable[[], list[LoadResult]],
     n = policy.baseline_intervals
     ph.baseline = [take(-1.0 * (n - i)) for i in range(n)]
     ph.healthy = BaselineRange.from_samples(ph.baseline)
-    ph.stress = stress()
+    try:
+        ph.stress = stress()
+    except McpPerfError as exc:
+        if alive():
+            raise
+        ph.died_with = str(exc)  # the server died under the stress: a result, not an error
     stopped_at = clock()
     ph.server_alive = alive()
     if ph.server_alive:
@@ -298,7 +310,9 @@ def run_phases(args: argparse.Namespace, target: Target, run_many: RunMany,
 
 
 def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
-    expected = tally_from_requests(ph.stress[0].to_dict().get("requests", {}))
+    if not ph.stress:
+        return StressAnalysis(0.0, grade(0.0), None, ph.server_alive, Tally(), Tally())
+    expected = tally_from_requests(ph.main().get("requests", {}))
     deliberate = combine(tally_from_requests(r.to_dict().get("requests", {}))
                          for r in ph.stress[1:])
     rec = None
@@ -314,7 +328,7 @@ def _pct(n: int, d: int) -> str:
 
 def results_block(args: argparse.Namespace, ph: Phases, a: StressAnalysis) -> str:
     e, d = a.expected, a.deliberate
-    lat = ph.stress[0].to_dict().get("latency_ms", {})
+    lat = ph.main().get("latency_ms", {})
     errors = ", ".join(f"{k} {getattr(e, k)}" for k in
                        ("tool_error", "rpc_error", "http_error", "transport", "timeout")
                        if getattr(e, k))
@@ -331,13 +345,14 @@ def results_block(args: argparse.Namespace, ph: Phases, a: StressAnalysis) -> st
     if d.attempted:
         lines.append(f"  Deliberate faults (not scored): {d.sent:,} sent, {d.failed:,} "
                      f"answered as errors, {d.ok:,} as successes")
-    conns = ph.stress[0].to_dict().get("requests", {}).get("connections_opened")
+    conns = ph.main().get("requests", {}).get("connections_opened")
     if conns:
         lines.append(f"  Connections opened: {conns:,}")
     lines += [
         f"Latency: p50 {lat.get('p50', 0):.2f} ms, p99 {lat.get('p99', 0):.2f} ms, "
         f"max {lat.get('max', 0):.2f} ms",
-        "Server alive: " + ("yes" if a.server_alive else "NO - the server died"),
+        "Server alive: " + ("yes" if a.server_alive else "NO - the server died"
+                            + (f" ({ph.died_with})" if ph.died_with else "")),
         "Recovery time: " + _recovery_text(ph, a),
         "",
         f"Overall Reliability Score: {a.reliability_percent:.2f}%",
@@ -365,7 +380,7 @@ def with_stress_report(ph: Phases, a: StressAnalysis) -> LoadResult:
 
 
 def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
-    report = ph.stress[0].to_dict()
+    report = ph.main()
     stress = a.to_report()
     stress["baseline"] = [vars(s) for s in ph.baseline]
     stress["probes"] = [vars(s) for s in ph.probes]

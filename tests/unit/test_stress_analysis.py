@@ -14,6 +14,7 @@ from pytest_mcpperf.commands.stress import (
     run_phases,
     stress_specs,
 )
+from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.stress import (
@@ -269,3 +270,30 @@ def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
     assert a.recovery_s is None
     assert not a.passed
     assert "not recovered within 10 s" in results_block(args, ph, a)
+
+
+class DyingTarget(Target):
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:1/mcp", 1)
+        self.dead = False
+
+    def alive(self) -> bool:
+        return not self.dead
+
+
+def test_a_server_that_dies_under_stress_is_a_result_not_an_error() -> None:
+    args = build_parser().parse_args(["stress", "memory", "--duration-seconds", "1"])
+    engine = FakeEngine([2.0, 2.0, 2.0])
+    target = DyingTarget()
+
+    def run_many(specs: Sequence[LoadSpec]) -> list[LoadResult]:
+        if specs[0].scenario != "stress probe":
+            target.dead = True
+            raise TargetError("cannot start an MCP session: connection refused")
+        return engine.run_many(specs)
+
+    ph = run_phases(args, target, run_many, engine.clock)
+    a = analyze_phases(ph, args.hold_intervals)
+    assert (a.server_alive, a.grade, a.recovery_s, a.passed) == (False, "POOR", None, False)
+    text = results_block(args, ph, a)
+    assert "Server alive: NO - the server died (cannot start an MCP session" in text
