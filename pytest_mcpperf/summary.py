@@ -30,13 +30,14 @@ def _errors(entry: Mapping[str, Any]) -> str:
     return f"{failed} ({100.0 * failed / done:.2f}%)" if done else "0"
 
 
-def row(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """One table row for one recorded result."""
+def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
+    """One table row for one recorded result; latency is "-" when nothing succeeded."""
+    measured = _get(entry, "requests", "ok") != 0
     return (
-        str(entry.get("nodeid", "?")),
+        name or str(entry.get("nodeid", "?")),
         _num(entry.get("throughput_rps")),
-        _num(_get(entry, "latency_ms", "p50"), ".2f"),
-        _num(_get(entry, "latency_ms", "p99"), ".2f"),
+        _num(_get(entry, "latency_ms", "p50") if measured else None, ".2f"),
+        _num(_get(entry, "latency_ms", "p99") if measured else None, ".2f"),
         _errors(entry),
         _num(_get(entry, "server", "rss_mb", "peak")),
         str(entry.get("outcome", "?")),
@@ -44,9 +45,20 @@ def row(entry: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Node ids, with " #2", " #3"... for the further runs of a test that ran several."""
+    seen: dict[str, int] = {}
+    names = []
+    for entry in entries:
+        nodeid = str(entry.get("nodeid", "?"))
+        seen[nodeid] = seen.get(nodeid, 0) + 1
+        names.append(nodeid if seen[nodeid] == 1 else f"{nodeid} #{seen[nodeid]}")
+    return names
+
+
 def render(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table as lines, columns padded; numbers right-aligned."""
-    rows = [COLUMNS, *(row(e) for e in entries)]
+    rows = [COLUMNS, *(row(e, n) for e, n in zip(entries, _names(entries), strict=True))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
 
     def fmt(r: Sequence[str]) -> str:
