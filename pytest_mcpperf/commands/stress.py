@@ -345,6 +345,11 @@ def results_block(args: argparse.Namespace, ph: Phases, a: StressAnalysis) -> st
     if d.attempted:
         lines.append(f"  Deliberate faults (not scored): {d.sent:,} sent, {d.failed:,} "
                      f"answered as errors, {d.ok:,} as successes")
+    by_code = ph.main().get("errors_by_code") or {}
+    codes = "; ".join(f"{cls} " + ", ".join(f"{code}: {n:,}" for code, n in per.items())
+                      for cls, per in by_code.items() if per)
+    if codes:
+        lines.append(f"  Errors by code: {codes}")
     conns = ph.main().get("requests", {}).get("connections_opened")
     if conns:
         lines.append(f"  Connections opened: {conns:,}")
