@@ -85,7 +85,7 @@ def test_chaos(perf_client, stress_check, error_rate_percent: int) -> None:
     async def both() -> list[LoadResult]:
         return list(await asyncio.gather(
             perf_client.arun(rate=rate * (100 - error_rate_percent) / 100),
-            perf_client.arun(rate=rate * error_rate_percent / 100, concurrency=5, mix=faults,
+            perf_client.arun(rate=rate * error_rate_percent / 100, concurrency=20, mix=faults,
                              timeout=FAULT_TIMEOUT_S, thresholds=[])))
 
     result = stress_check(lambda: asyncio.run(both()))
