@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pytest_mcpperf.criteria import (
+    assert_error_rate,
+    assert_memory_growth,
+    assert_p99,
+    assert_percentile,
+    assert_recovery,
+    assert_throughput,
+)
 from pytest_mcpperf.errors import ConfigError, McpPerfError, ProtocolError, TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec, ToolCall
@@ -22,4 +30,10 @@ __all__ = [
     "TargetError",
     "ToolCall",
     "__version__",
+    "assert_error_rate",
+    "assert_memory_growth",
+    "assert_p99",
+    "assert_percentile",
+    "assert_recovery",
+    "assert_throughput",
 ]

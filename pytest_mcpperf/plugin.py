@@ -1,13 +1,184 @@
-"""pytest wiring for pytest-mcpperf (placeholder until the plugin lands)."""
+"""pytest wiring for pytest-mcpperf: options, ini keys, the `load` marker, fixtures,
+the report header, the terminal summary and the report writer.
+
+Only wiring lives here: settings are resolved in `settings.py`, checks in `criteria.py`,
+fixture objects in `fixtures.py`, run state in `session.py`, output in `summary.py` and
+`perfreport.py`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 import pytest
+
+from pytest_mcpperf import settings as cfg
+from pytest_mcpperf.errors import ConfigError, TargetError
+from pytest_mcpperf.fixtures import (
+    McpServer,
+    PerfClient,
+    Plan,
+    Progress,
+    ProgressLines,
+    load_engine,
+    start_server,
+)
+from pytest_mcpperf.monitor import ServerMonitor
+from pytest_mcpperf.session import PerfSession, encode, session_key
+from pytest_mcpperf.summary import client_bound_note, render
+
+scenario_key = pytest.StashKey[cfg.Scenario]()
+
+#: setting -> (metavar, what it does, its default in words)
+_HELP = {
+    "url": ("URL", "test an MCP server already running at URL instead of spawning one",
+            "spawn the bundled server"),
+    "server_cmd": ("CMD", "spawn this command as the server under test; {port} in CMD becomes "
+                   "a free port, e.g. \"python my_server.py {port}\"", "the bundled server"),
+    "report": ("json[:PATH]", "write the JSON report of every load test to PATH "
+               f"(PATH defaults to {cfg.DEFAULT_REPORT_PATH})", "no report"),
+    "duration": ("SECONDS", "run every load scenario for SECONDS, overriding the marker's "
+                 "duration", "each marker's duration"),
+    "processes": ("N", "load generator processes per scenario, unless the marker sets "
+                  "processes=", "1"),
+    "startup_timeout": ("SECONDS", "how long a spawned server may take to accept "
+                        "connections", "20"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mcpperf", "MCP server performance (pytest-mcpperf)")
+    for setting in cfg.SETTINGS:
+        metavar, text, default = _HELP[setting.name]
+        group.addoption(setting.flag, dest=cfg.dest(setting), metavar=metavar, default=None,
+                        type=cfg.cli_type(setting),
+                        help=f"{text}; env {setting.env}, ini {setting.ini} (default: {default})")
+        parser.addini(setting.ini, f"{text}; option {setting.flag} (default: {default})",
+                      type="string", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers",
-        "load(pattern, rate, duration, concurrency, users, tool, arguments, thresholds, "
-        "warmup, ...): a performance scenario run by the perf_client fixture",
-    )
+        "markers", f"{cfg.MARKER_SIGNATURE}: a performance scenario run by perf_client")
+    try:
+        run = cfg.resolve_run_settings(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    state = PerfSession(run)
+    config.stash[session_key] = state
+    config.pluginmanager.register(state, "mcpperf-session")
+    if run.report is not None and not hasattr(config, "workerinput"):
+        from pytest_mcpperf import __version__
+        from pytest_mcpperf.perfreport import PerfReport
+
+        writer = PerfReport(config, run.report[1], lambda: state.entries, __version__)
+        config.pluginmanager.register(writer, "mcpperf-report")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in ("mcpperf-report", "mcpperf-session"):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
+    if session_key in config.stash:
+        del config.stash[session_key]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return cfg.header_line(config.stash[session_key].settings)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Validate the `load` marker(s) of a test before it runs; closest marker wins."""
+    markers = list(item.iter_markers("load"))
+    if not markers:
+        return
+    kwargs: dict[str, Any] = {}
+    try:
+        for mark in reversed(markers):
+            kwargs.update(cfg.marker_kwargs(mark.args, mark.kwargs, "marker load"))
+        item.stash[scenario_key] = cfg.parse_scenario(kwargs, "marker load")
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    entries = config.stash[session_key].entries if session_key in config.stash else []
+    if not entries:
+        return
+    terminalreporter.write_sep("=", "mcpperf load results")
+    for line in render(entries):
+        terminalreporter.write_line(line)
+    note = client_bound_note(entries)
+    if note:
+        terminalreporter.write_line(note, yellow=True)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def mcp_server(pytestconfig: pytest.Config) -> Iterator[McpServer]:
+    """The server under test (one per session, per xdist worker): url, pid, protocol_version."""
+    try:
+        server = start_server(pytestconfig.stash[session_key].settings)
+    except (TargetError, ConfigError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfClient:
+    """Runs the test's `load` scenario against `mcp_server`: `run()` / `await arun()`."""
+    item = request.node
+    run = request.config.stash[session_key].settings
+    marker = item.stash.get(scenario_key, cfg.Scenario({}))
+
+    def plan(overrides: Mapping[str, Any]) -> Plan:
+        extra = cfg.parse_scenario(overrides, "perf_client.run()") if overrides else None
+        spec = cfg.build_spec(url=mcp_server.url, run=run, marker=marker, overrides=extra,
+                              server_pid=mcp_server.pid, scenario=item.name)
+        return Plan(spec, cfg.effective_thresholds(marker, extra))
+
+    def check_server() -> None:
+        try:
+            mcp_server.check_alive()
+        except TargetError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
+                      record=lambda entry: item.user_properties.append(encode(entry)),
+                      progress=_progress_lines(request.config, item.name))
+
+
+def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
+    """With -v, a progress line every few seconds of a long run (not on xdist workers)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if config.get_verbosity() < 1 or reporter is None or hasattr(config, "workerinput"):
+        return None
+
+    def write(line: str) -> None:
+        # The test's output is being captured: step around it, as live logging does.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return ProgressLines(name, write)
+
+
+@pytest.fixture
+def server_monitor(mcp_server: McpServer) -> Iterator[ServerMonitor]:
+    """A started ServerMonitor on the server's process tree; `stop()` returns the summary."""
+    if mcp_server.pid is None:
+        pytest.fail(f"server_monitor needs the server's process, but {mcp_server.url} was given "
+                    "as a URL; let the plugin spawn it with --mcp-server-cmd \"CMD {port}\"",
+                    pytrace=False)
+    monitor = ServerMonitor(mcp_server.pid).start()
+    yield monitor
+    monitor.stop()

@@ -1,2 +1,165 @@
-"""Scenario suite configuration: every scenario here runs against the plugin's
-`mcp_server` (the bundled server unless --mcp-url / --mcp-server-cmd say otherwise)."""
+"""Scenario suite configuration.
+
+Every scenario here runs against the plugin's `mcp_server`: the bundled server unless
+`--mcp-url` / `--mcp-server-cmd` say otherwise. Scenarios that call the bundled server's
+tools carry `@pytest.mark.needs_tools(...)` and skip cleanly on a server whose
+`tools/list` lacks them. Scenarios that read the server's memory skip when its pid is
+unknown (`--mcp-url`).
+
+Helpers for the scenarios that are more than one run:
+
+- `stress_check(stress)`: light probe for a baseline, run `stress()`, probe until the
+  server is back in the baseline's range; returns the stress result with `stress` added
+  (reliability, grade, recovery_s, server_alive).
+- `memory_series(...)`: warm up, sample the server's RSS at time zero and after each
+  chunk of requests; returns the result with `memory` added (verdict, bytes/request...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from pytest_mcpperf import LoadResult, LoadSpec
+from pytest_mcpperf.commands.memory import Plan, measure, split_evenly
+from pytest_mcpperf.commands.serving import Target
+from pytest_mcpperf.commands.stress import (
+    ProbePolicy,
+    analyze_phases,
+    stress_with_recovery,
+    with_stress_report,
+)
+from pytest_mcpperf.memory import analyze
+from pytest_mcpperf.stress import combine
+
+MODERN = "2026-07-28"
+PROBE = LoadSpec(url="", pattern="throughput", rate=20.0, duration_s=1.0, concurrency=2,
+                 tool="fast_compute", arguments={"input": 5}, timeout_s=5.0,
+                 scenario="stress probe")
+# 2 baseline seconds and 2 healthy seconds in a row: enough on loopback, and short.
+POLICY = ProbePolicy(baseline_intervals=2, hold_intervals=2, timeout_s=60.0, interval_s=1.0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_tools(*names): the scenario calls these tools; "
+                            "it is skipped on a server that does not list them")
+
+
+def _post(client: httpx.Client, url: str, body: dict[str, Any],
+          headers: Mapping[str, str]) -> httpx.Response:
+    return client.post(url, json=body, headers={
+        "Accept": "application/json, text/event-stream", **headers})
+
+
+def _json_result(resp: httpx.Response) -> dict[str, Any]:
+    text = resp.text
+    if resp.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [ln[5:].strip() for ln in text.splitlines() if ln.startswith("data:")]
+        text = next((d for d in reversed(data) if '"result"' in d), "{}")
+    message = httpx.Response(200, content=text.encode()).json()
+    return message.get("result", {}) if isinstance(message, dict) else {}
+
+
+def list_tools(url: str, protocol_version: str) -> set[str]:
+    """Tool names from one page of tools/list, in the server's protocol era."""
+    with httpx.Client(timeout=5.0) as client:
+        if protocol_version == MODERN:
+            meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
+                    "io.modelcontextprotocol/clientCapabilities": {}}
+            resp = _post(client, url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                                       "params": {"_meta": meta}},
+                         {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
+        else:
+            init = _post(client, url, {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                       "params": {"protocolVersion": protocol_version,
+                                                  "capabilities": {}, "clientInfo": {
+                                                      "name": "mcpperf-scenarios",
+                                                      "version": "1"}}}, {})
+            headers = {"MCP-Protocol-Version": protocol_version}
+            if sid := init.headers.get("mcp-session-id"):
+                headers["Mcp-Session-Id"] = sid
+            _post(client, url, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                  headers)
+            resp = _post(client, url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list",
+                                       "params": {}}, headers)
+            if sid:
+                client.delete(url, headers=headers)
+    return {t.get("name", "") for t in _json_result(resp).get("tools", [])}
+
+
+@pytest.fixture(scope="session")
+def server_tools(mcp_server: Any) -> set[str]:
+    """The tools the server under test lists (asked once per session)."""
+    return list_tools(mcp_server.url, mcp_server.protocol_version)
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_tools(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("needs_tools")
+    if marker is None:
+        return
+    tools: set[str] = request.getfixturevalue("server_tools")
+    missing = sorted(set(marker.args) - tools)
+    if missing:
+        listed = ", ".join(sorted(tools)) or "none"
+        pytest.skip(f"needs the bundled server's tools {', '.join(missing)}; this server lists "
+                    f"{listed} (run without --mcp-url/--mcp-server-cmd)")
+
+
+@pytest.fixture(scope="session")
+def load_engine() -> Any:
+    """The load engine module (`run`, `arun`), for probes and measurement chunks."""
+    return importlib.import_module("pytest_mcpperf.runner")
+
+
+def _as_list(value: LoadResult | list[LoadResult]) -> list[LoadResult]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture
+def stress_check(mcp_server: Any, load_engine: Any
+                 ) -> Callable[[Callable[[], LoadResult | list[LoadResult]]], LoadResult]:
+    """Baseline probe -> `stress()` -> probe until recovered (at most 60 s)."""
+    probe = PROBE.replace(url=mcp_server.url)
+
+    def check(stress: Callable[[], LoadResult | list[LoadResult]]) -> LoadResult:
+        ph = stress_with_recovery(lambda: _as_list(stress()), lambda: load_engine.run(probe),
+                                  mcp_server.alive, time.monotonic, POLICY)
+        return with_stress_report(ph, analyze_phases(ph, hold=POLICY.hold_intervals))
+    return check
+
+
+@pytest.fixture
+def memory_series(mcp_server: Any, load_engine: Any
+                  ) -> Callable[[LoadSpec, int], LoadResult]:
+    """`memory_series(spec, chunks)`: rate x duration requests of `spec`, in chunks."""
+    if mcp_server.pid is None:
+        pytest.skip("the server's memory cannot be measured: --mcp-url gives no process; "
+                    "use --mcp-server-cmd so that the plugin spawns it")
+    target = Target(mcp_server.url, mcp_server.pid)
+
+    def series(spec: LoadSpec, chunks: int) -> LoadResult:
+        total = max(chunks, round(spec.rate * spec.duration_s))
+        plan = Plan(split_evenly(total, chunks))
+        warmup = max(10, total // 5)
+        m = measure(target, spec, plan, load_engine.run, warmup, time.monotonic, lambda _s: None)
+        a = analyze(m.samples)
+        t = combine(m.tallies)
+        first, peak, last = (m.samples[0].rss_bytes, max(s.rss_bytes for s in m.samples),
+                             m.samples[-1].rss_bytes)
+        mb = 1024 * 1024
+        return LoadResult({
+            "scenario": spec.scenario, "pattern": spec.pattern,
+            "requests": {"scheduled": t.scheduled, "sent": t.sent, "completed": t.completed,
+                         "ok": t.ok, "failed": t.failed},
+            "server": {"rss_mb": {"start": first / mb, "peak": peak / mb, "end": last / mb},
+                       "growth_percent": a.growth_percent, "samples": len(m.samples),
+                       "alive": m.server_alive},
+            "memory": a.to_report(),
+        })
+    return series

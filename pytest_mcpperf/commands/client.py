@@ -1,15 +1,237 @@
-"""`mcpperf client`: not built yet (placeholder that registers the name)."""
+"""`mcpperf client`: the seed's performance client, with numbers that are true.
+
+    mcpperf client [globals] throughput --requests-per-second 1000
+    mcpperf client [globals] latency --io-delay-ms 100
+    mcpperf client [globals] stress --computation-size 100
+    mcpperf client [globals] memory --mb-per-request 10
+    mcpperf client [globals] burst --burst-size 100 --burst-interval-seconds 5
+    mcpperf client [globals] concurrent            (closed loop, --concurrency users)
+
+Without --server-url the bundled server (or --server-cmd) is spawned and measured,
+its memory and CPU sampled. Prints the seed's result block (or, with --json, only the
+report object on stdout); a progress line goes to stderr while it runs.
+Exit status: 0 ok; 1 when the run failed (errors over 1 %, nothing answered, or the
+server unreachable); 2 for usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from pytest_mcpperf.commands import positive_float, positive_int
+from pytest_mcpperf.errors import McpPerfError, TargetError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+MAX_ERROR_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One subcommand: its pattern, tool, and how its own option maps to arguments."""
+
+    pattern: str
+    tool: str
+    help: str
+    default_rate: float
+
+
+MODES = {
+    "throughput": Mode("throughput", "fast_compute", "open loop at a fixed rate", 1000.0),
+    "latency": Mode("latency", "async_io", "open loop of async_io calls", 50.0),
+    "stress": Mode("stress", "cpu_intensive", "open loop of cpu_intensive calls", 50.0),
+    "memory": Mode("throughput", "memory_allocate", "open loop of memory_allocate calls",
+                   10.0),
+    "burst": Mode("burst", "fast_compute", "bursts of requests at fixed intervals", 0.0),
+    "concurrent": Mode("concurrent", "fast_compute",
+                       "closed loop: --concurrency users, each with its own session", 0.0),
+}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _run_options() -> argparse.ArgumentParser:
+    """Options every client subcommand takes besides the globals."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("run options")
+    g.add_argument("--tool", metavar="NAME", default=None,
+                   help="call this tool instead of the subcommand's (default: per subcommand)")
+    g.add_argument("--arguments", metavar="JSON", type=_json_object, default=None,
+                   help="tool arguments as a JSON object (default: per subcommand)")
+    g.add_argument("--warmup-seconds", metavar="S", type=_non_negative_float, default=0.0,
+                   help="send but do not record for this long first (default: 0)")
+    g.add_argument("--timeout-seconds", metavar="S", type=positive_float, default=30.0,
+                   help="per-request timeout, counted from the intended send time "
+                   "(default: 30)")
+    g.add_argument("--arrival", choices=("constant", "poisson"), default="constant",
+                   help="open-loop arrival process (default: constant)")
+    g.add_argument("--protocol", choices=("auto", "modern", "legacy"), default="auto",
+                   help="MCP era: auto probes 2026-07-28 first (default: auto)")
+    return p
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("client", parents=[common], help="(not implemented yet)")
-    p.set_defaults(func=_run)
+    p = sub.add_parser("client", parents=[common], help="load-test an MCP server",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
+    run_opts = _run_options()
+    for name, mode in MODES.items():
+        m = modes.add_parser(name, parents=[common, run_opts], help=mode.help,
+                             description=f"mcpperf client {name}: {mode.help}.")
+        _add_mode_options(m, name, mode)
+        m.set_defaults(func=_run)
+
+
+def _add_mode_options(m: argparse.ArgumentParser, name: str, mode: Mode) -> None:
+    g = m.add_argument_group(f"{name} options")
+    if mode.default_rate:
+        g.add_argument("--requests-per-second", metavar="R", type=positive_float,
+                       default=mode.default_rate,
+                       help=f"target send rate (default: {mode.default_rate:g})")
+    if name == "latency":
+        g.add_argument("--io-delay-ms", metavar="MS", type=positive_int, default=100,
+                       help="async_io delay per call (default: 100)")
+    elif name == "stress":
+        g.add_argument("--computation-size", metavar="N", type=positive_int, default=100,
+                       help="cpu_intensive size per call (default: 100)")
+    elif name == "memory":
+        g.add_argument("--mb-per-request", metavar="MB", type=positive_int, default=10,
+                       help="memory_allocate MiB per call (default: 10)")
+    elif name == "burst":
+        g.add_argument("--burst-size", metavar="B", type=positive_int, default=100,
+                       help="requests per burst (default: 100)")
+        g.add_argument("--burst-interval-seconds", metavar="S", type=positive_float,
+                       default=5.0, help="seconds between bursts (default: 5)")
+
+
+def default_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The seed's tool arguments for each subcommand."""
+    if args.mode == "latency":
+        return {"delay_ms": args.io_delay_ms}
+    if args.mode == "stress":
+        return {"size": args.computation_size}
+    if args.mode == "memory":
+        return {"mb_size": args.mb_per_request}
+    return {"input": 10}
+
+
+def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
+    from pytest_mcpperf.spec import LoadSpec
+
+    mode = MODES[args.mode]
+    return LoadSpec(
+        url=url, pattern=mode.pattern, rate=getattr(args, "requests_per_second", 0.0),
+        duration_s=args.duration_seconds, concurrency=args.concurrency,
+        users=args.concurrency, tool=args.tool or mode.tool,
+        arguments=args.arguments if args.arguments is not None else default_arguments(args),
+        arrival=args.arrival, warmup_s=args.warmup_seconds, timeout_s=args.timeout_seconds,
+        burst_size=getattr(args, "burst_size", 100),
+        burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
+        protocol=args.protocol, processes=args.processes, server_pid=pid,
+        scenario=f"client {args.mode}")
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace) -> Iterator[tuple[str, int | None]]:
+    if args.server_url:
+        yield args.server_url, None
+        return
+    from pytest_mcpperf.target import SpawnedServer
+
+    with SpawnedServer(args.server_cmd) as server:
+        yield server.url, server.pid
+
+
+class ProgressLine:
+    """Writes one progress line a second to stderr (rewritten in place on a TTY)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, p: Any) -> None:
+        line = (f"[{p.elapsed_s:6.1f}s] sent {p.sent}  ok {p.ok}  failed {p.failed}  "
+                f"{p.rps:.0f} rps")
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise SystemExit("mcpperf client: not implemented yet")
+    from pytest_mcpperf import report, runner
+
+    progress = ProgressLine()
+    try:
+        with _target(args) as (url, pid):
+            result = runner.run(build_spec(args, url, pid), progress=progress)
+    except TargetError as exc:
+        progress.done()
+        print(f"mcpperf client: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except McpPerfError:
+        progress.done()
+        raise
+    progress.done()
+    data = result.to_dict()
+    if args.mode == "memory":
+        data["memory"] = memory_summary(data)
+    if args.json:
+        print(report.to_json(data))
+    else:
+        print(report.text_block(data))
+    return exit_status(data)
+
+
+STABLE_GROWTH_PERCENT, MODERATE_GROWTH_PERCENT = 10.0, 25.0
+MIB = 1024 * 1024
+
+
+def memory_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The report's `memory` object, from the server's sampled RSS (empty without it)."""
+    rss = (data.get("server") or {}).get("rss_mb") or {}
+    if not rss:
+        return {}
+    growth_mb = float(rss["end"]) - float(rss["start"])
+    growth = 100.0 * growth_mb / float(rss["start"]) if rss["start"] else 0.0
+    ok = data["requests"]["ok"]
+    verdict = ("stable" if growth < STABLE_GROWTH_PERCENT else
+               "moderate" if growth < MODERATE_GROWTH_PERCENT else "leak")
+    return {"verdict": verdict, "growth_percent": round(growth, 2),
+            "bytes_per_request": round(growth_mb * MIB / ok, 1) if ok else 0.0,
+            "slope_bytes_per_s": round(growth_mb * MIB / data["duration_s"], 1)
+            if data["duration_s"] else 0.0}
+
+
+def exit_status(data: dict[str, Any]) -> int:
+    req = data["requests"]
+    done = req["ok"] + req["failed"]
+    if req["ok"] == 0 or (done and req["failed"] / done > MAX_ERROR_RATE):
+        return EXIT_FAILED
+    return EXIT_OK

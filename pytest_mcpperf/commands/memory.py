@@ -1,15 +1,289 @@
-"""`mcpperf memory`: not built yet (placeholder that registers the name)."""
+"""`mcpperf memory baseline|leak-detection|growth-analysis`: the server's memory per request.
+
+Each mode warms the server up, samples the server's RSS (its pid and descendants) at time
+zero, then sends load in chunks through the load engine and samples RSS after each chunk,
+when nothing is in flight. `pytest_mcpperf.memory.analyze` fits RSS against requests:
+
+    baseline          --request-count N (default 100): memory per request, efficiency
+    leak-detection    --iterations N (default 10000): slope -> stable | moderate | leak
+    growth-analysis   --duration-seconds S, a snapshot every --measurement-interval-seconds
+
+Exit status 0 when the verdict meets the seed's criteria (no leak, growth < 10 %), 1 when
+it does not, 2 when memory cannot be measured or the load could not run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from pytest_mcpperf.commands import positive_float, positive_int
+from pytest_mcpperf.commands.serving import (
+    Runner,
+    Target,
+    add_target_options,
+    default_runner,
+    open_target,
+)
+from pytest_mcpperf.errors import ConfigError, McpPerfError, TargetError
+from pytest_mcpperf.memory import (
+    KIB,
+    MIB,
+    MemoryAnalysis,
+    MemorySample,
+    analyze,
+    efficiency_requests_per_mb,
+    per_request_rating,
+)
+from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.stress import Tally, combine, tally_from_requests
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_CHUNKS = 20
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("memory", parents=[common], help="(not implemented yet)")
-    p.set_defaults(func=_run)
+    p = sub.add_parser("memory", parents=[common], help="server memory analysis",
+                       description=__doc__.split("\n\n")[0] if __doc__ else None)
+    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
+    b = modes.add_parser("baseline", parents=[common], help="memory per request")
+    b.add_argument("--request-count", metavar="N", type=positive_int, default=100,
+                   help="requests to measure (default: 100)")
+    leak = modes.add_parser("leak-detection", parents=[common], help="leak verdict")
+    leak.add_argument("--iterations", metavar="N", type=positive_int, default=10000,
+                      help="requests to measure (default: 10000)")
+    g = modes.add_parser("growth-analysis", parents=[common],
+                         help="memory over time, for --duration-seconds")
+    g.add_argument("--measurement-interval-seconds", metavar="S", type=positive_float,
+                   default=60.0, help="seconds between printed snapshots (default: 60)")
+    for m in (b, leak, g):
+        _add_load_options(m)
+        m.set_defaults(func=run_command)
 
 
-def _run(args: argparse.Namespace) -> int:
-    raise SystemExit("mcpperf memory: not implemented yet")
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    add_target_options(p)
+    p.add_argument("--rate", metavar="RPS", type=positive_float, default=500.0,
+                   help="open-loop request rate of the measured load (default: 500)")
+    p.add_argument("--warmup-requests", metavar="N", type=int, default=200,
+                   help="requests sent before the sample at time zero (default: 200)")
+    p.add_argument("--tool", metavar="NAME", default="fast_compute",
+                   help="tool called by every request (default: fast_compute)")
+    p.add_argument("--arguments", metavar="JSON", type=_json_object, default={"input": 5},
+                   help='its arguments as a JSON object (default: {"input": 5})')
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: pass an object such as "
+                                         "'{\"input\": 5}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object: wrap it in {{...}}")
+    return value
+
+
+def split_evenly(total: int, pieces: int) -> list[int]:
+    """`total` as `pieces` near-equal positive parts (fewer if total is small)."""
+    pieces = max(1, min(pieces, total))
+    q, r = divmod(total, pieces)
+    return [q + (1 if i < r else 0) for i in range(pieces)]
+
+
+@dataclass
+class Plan:
+    """The measured chunks: requests per chunk, and which chunk ends get a snapshot."""
+
+    chunks: list[int]
+    snapshot_after: set[int] = field(default_factory=set)
+    labels: dict[int, str] = field(default_factory=dict)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.mode == "baseline":
+        chunks = split_evenly(args.request_count, 5)
+        return Plan(chunks)
+    if args.mode == "leak-detection":
+        chunks = split_evenly(args.iterations, max(2, min(MAX_CHUNKS, args.iterations // 50)))
+        mid = len(chunks) // 2 - 1
+        return Plan(chunks, {mid} if mid >= 0 else set())
+    return growth_plan(args.duration_seconds, args.measurement_interval_seconds, args.rate)
+
+
+def growth_plan(duration_s: float, interval_s: float, rate: float) -> Plan:
+    """Chunks of at most duration/10 s that divide the interval; a snapshot per interval."""
+    per_interval = math.ceil(interval_s / min(interval_s, duration_s / 10) - 1e-9)
+    step = interval_s / per_interval
+    n = max(1, round(duration_s / step))
+    plan = Plan([max(1, round(rate * step))] * n)
+    for i in range(per_interval - 1, n - 1, per_interval):
+        plan.snapshot_after.add(i)
+        plan.labels[i] = f"T+{(i + 1) * step:g}s"
+    return plan
+
+
+@dataclass
+class Measurement:
+    """What a memory run collected: RSS samples and the request tallies of each chunk."""
+
+    samples: list[MemorySample] = field(default_factory=list)
+    tallies: list[Tally] = field(default_factory=list)
+    server_alive: bool = True
+
+
+def chunk_spec(base: LoadSpec, requests: int) -> LoadSpec:
+    return base.replace(duration_s=requests / base.rate, warmup_s=0.0)
+
+
+def measure(target: Target, base: LoadSpec, plan: Plan, run: Runner, warmup: int,
+            clock: Callable[[], float], emit: Callable[[str], None]) -> Measurement:
+    """Warm up, sample at time zero, then one chunk of load and one RSS sample per chunk."""
+    if warmup > 0:
+        run(chunk_spec(base, warmup))
+    m = Measurement()
+    t0 = clock()
+    done = 0
+    m.samples.append(MemorySample(0, target.rss(), 0.0))
+    emit(snapshot_block("Initial", m.samples))
+    for i, n in enumerate(plan.chunks):
+        try:
+            result = run(chunk_spec(base, n))
+        except McpPerfError:
+            if target.alive():
+                raise
+            m.server_alive = False  # died under the load: a result, reported as such
+            break
+        tally = tally_from_requests(result.to_dict().get("requests", {}))
+        m.tallies.append(tally)
+        done += tally.completed or (tally.ok + tally.failed)
+        if not target.alive():
+            m.server_alive = False
+            break
+        m.samples.append(MemorySample(done, target.rss(), clock() - t0))
+        if i in plan.snapshot_after:
+            emit(snapshot_block(plan.labels.get(i, f"After {done} requests"), m.samples))
+    emit(snapshot_block("Final", m.samples))
+    return m
+
+
+def snapshot_block(label: str, samples: Sequence[MemorySample]) -> str:
+    last, first = samples[-1], samples[0]
+    peak = max(s.rss_bytes for s in samples)
+    change = last.rss_bytes - first.rss_bytes
+    return "\n".join([
+        f"=== Memory Snapshot: {label} ===",
+        f"Requests completed: {last.requests:,}",
+        f"Elapsed: {last.t:.2f} s",
+        f"RSS (server): {last.rss_bytes / MIB:.2f} MB",
+        f"Peak RSS (server): {peak / MIB:.2f} MB",
+        f"Change since initial: {change / MIB:+.2f} MB",
+        "",
+    ])
+
+
+def analysis_block(mode: str, a: MemoryAnalysis, alive: bool) -> str:
+    title = {"baseline": "Baseline Analysis", "leak-detection": "Leak Detection Analysis",
+             "growth-analysis": "Growth Analysis"}[mode]
+    eff = efficiency_requests_per_mb(a.bytes_per_request)
+    lines = [
+        f"=== {title} ===",
+        f"Memory per request: {a.bytes_per_request:,.0f} bytes "
+        f"({per_request_rating(a.bytes_per_request)})",
+        "Memory efficiency: " + (f"{eff:,.2f} requests per MB" if eff is not None
+                                 else "no measurable memory retained per request"),
+        f"Slope over time: {a.slope_bytes_per_s / KIB:,.1f} KiB/s",
+        f"Growth: {a.growth_percent:+.2f}% ({a.growth_bytes / MIB:+.2f} MB fitted over "
+        f"{a.requests:,} requests, {a.samples} samples)",
+        f"Memory stability: {a.stability_percent:.1f}% ({a.stability_grade})",
+        f"Verdict: {a.verdict} - {verdict_text(a)}",
+    ]
+    if not alive:
+        lines.append("The server DIED during the measurement.")
+    lines.append("Result: " + ("PASS" if a.passed and alive else
+                               "FAIL (criteria: no leak, < 10% growth)"))
+    return "\n".join(lines)
+
+
+def verdict_text(a: MemoryAnalysis) -> str:
+    if a.verdict == "leak":
+        return (f"the server keeps about {a.bytes_per_request / KIB:,.1f} KiB per request "
+                "and does not give it back")
+    if a.verdict == "moderate":
+        return "memory grows with requests, slower than a leak; watch it over a longer run"
+    if a.verdict == "insufficient":
+        return "too few samples after warm-up to fit a slope; send more requests"
+    return "no memory retained per request beyond noise"
+
+
+def build_report(args: argparse.Namespace, target: Target, base: LoadSpec,
+                 m: Measurement, a: MemoryAnalysis) -> dict[str, Any]:
+    total = combine(m.tallies)
+    rss = [s.rss_bytes for s in m.samples]
+    return {
+        "schema": SCHEMA,
+        "scenario": f"memory {args.mode}",
+        "pattern": base.pattern,
+        "target": {"url": target.url, "pid": target.pid},
+        "config": {**base.config_dict(), "warmup_requests": args.warmup_requests,
+                   "chunks": len(m.tallies)},
+        "requests": {"scheduled": total.scheduled, "sent": total.sent,
+                     "completed": total.completed, "ok": total.ok, "failed": total.failed,
+                     "errors": {k: getattr(total, k) for k in
+                                ("tool_error", "rpc_error", "http_error", "transport",
+                                 "timeout")}},
+        "server": {"rss_mb": {"start": round(rss[0] / MIB, 3), "peak": round(max(rss) / MIB, 3),
+                              "end": round(rss[-1] / MIB, 3)},
+                   "growth_percent": round(a.growth_percent, 3), "samples": len(rss),
+                   "alive": m.server_alive},
+        "memory": a.to_report(),
+        "memory_samples": [{"requests": s.requests, "rss_bytes": s.rss_bytes,
+                            "t": round(s.t, 4)} for s in m.samples],
+    }
+
+
+def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
+    return LoadSpec(url=target.url, pattern="throughput", rate=args.rate,
+                    concurrency=args.concurrency, tool=args.tool,
+                    arguments=dict(args.arguments), processes=args.processes,
+                    server_pid=target.pid, scenario=f"memory {args.mode}")
+
+
+def run_command(args: argparse.Namespace, run: Runner | None = None,
+                clock: Callable[[], float] | None = None) -> int:
+    if args.warmup_requests < 0:
+        raise ConfigError(f"invalid --warmup-requests {args.warmup_requests}: pass 0 or more")
+    out: Callable[[str], None] = (lambda _s: None) if args.json else print
+    with open_target(args) as target:
+        if target.pid is None:
+            print("mcpperf memory: the server's memory cannot be measured: --server-url gives "
+                  "no process to sample; let mcpperf spawn it (--server-cmd \"CMD {port}\") or "
+                  "pass its pid with --server-pid", file=sys.stderr)
+            return EXIT_USAGE
+        base = base_spec(args, target)
+        m = measure(target, base, make_plan(args), run or default_runner(),
+                    args.warmup_requests, clock or time.monotonic, out)
+    return finish(args, target, base, m, out)
+
+
+def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurement,
+           out: Callable[[str], None]) -> int:
+    total = combine(m.tallies)
+    if total.ok == 0 and m.server_alive:
+        raise TargetError(f"no request succeeded calling {args.tool!r} on {target.url}; "
+                          "check --tool and --arguments against the server's tools/list")
+    a = analyze(m.samples)
+    if args.json:
+        print(json.dumps(build_report(args, target, base, m, a), indent=2))
+    else:
+        if total.failed:
+            out(f"note: {total.failed:,} of {total.attempted:,} requests failed")
+        out(analysis_block(args.mode, a, m.server_alive))
+    return EXIT_OK if a.passed and m.server_alive else EXIT_FAILED

@@ -1,0 +1,321 @@
+"""An MCP client session over `HttpConnection`s, for both protocol eras.
+
+`auto` probes the 2026-07-28 era first (`server/discover`) and falls back to the
+legacy `initialize` handshake. Tool calls are pre-encoded once per (tool, arguments)
+as a bytes template with two holes, Content-Length and the JSON-RPC id, so the hot
+path formats one bytes object per request. Outcomes are classified (DESIGN.md rule 5)
+and never retried; a legacy 404 (session unknown or expired) is reported as the
+http_error it is, and the session is re-initialised for the requests that follow,
+which the caller counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl as ssl_module
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_mcpperf.engine.http import (
+    Endpoint,
+    HttpConnection,
+    RequestTimeout,
+    Response,
+    TransportError,
+    connect,
+    encode_request,
+)
+
+MODERN = "2026-07-28"
+LEGACY = "2025-11-25"
+PROTOCOLS = ("auto", "modern", "legacy")
+PROTOCOL_ALIASES = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy"}
+CLIENT_INFO = {"name": "mcpperf", "version": "0.1.0"}
+ACCEPT = "application/json, text/event-stream"
+
+# Outcome classes (DESIGN.md rule 5); small ints on the hot path.
+OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT = range(6)
+CLASS_NAMES = ("ok", "tool_error", "rpc_error", "http_error", "transport", "timeout")
+
+
+class McpError(Exception):
+    """A control-path exchange (handshake, discover) did not succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one request ended: class (OK..TIMEOUT) and a code (status, RPC code...)."""
+
+    kind: int
+    code: str = ""
+
+
+OUTCOME_OK = Outcome(OK)
+
+
+def classify(resp: Response, rid: int) -> Outcome:
+    """Classify a tools/call response whose JSON-RPC id should be `rid`."""
+    if resp.status != 200:
+        return Outcome(HTTP_ERROR, str(resp.status))
+    msg = find_response(resp, rid)
+    if msg is None:
+        return Outcome(TRANSPORT, "no_response_for_id")
+    err = msg.get("error")
+    if err is not None:
+        code = err.get("code") if isinstance(err, dict) else None
+        return Outcome(RPC_ERROR, str(code))
+    result = msg.get("result")
+    if isinstance(result, dict) and result.get("isError"):
+        return Outcome(TOOL_ERROR, "isError")
+    return OUTCOME_OK
+
+
+def find_response(resp: Response, rid: int | str) -> dict[str, Any] | None:
+    """The JSON-RPC response with id `rid` in a JSON or SSE body, or None.
+
+    SSE streams may carry notifications (and requests) first; only a message with
+    the right id and a result or error counts.
+    """
+    if resp.events is None:
+        try:
+            msg = json.loads(resp.body)
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) and msg.get("id") == rid else None
+    for event in resp.events:
+        try:
+            msg = json.loads(event.data)
+        except ValueError:
+            continue
+        if (isinstance(msg, dict) and msg.get("id") == rid
+                and ("result" in msg or "error" in msg)):
+            return msg
+    return None
+
+
+def transport_outcome(exc: BaseException) -> Outcome:
+    """Outcome for an exception raised by a request."""
+    if isinstance(exc, RequestTimeout):
+        return Outcome(TIMEOUT, "timeout")
+    text = str(exc).lower()
+    for word in ("refused", "reset", "closed", "bad http"):
+        if word in text:
+            return Outcome(TRANSPORT, word.replace(" ", "_"))
+    return Outcome(TRANSPORT, type(exc).__name__)
+
+
+def _pct(data: bytes) -> bytes:
+    return data.replace(b"%", b"%%")
+
+
+class McpSession:
+    """One MCP client session (legacy) or its stateless stand-in (2026-07-28).
+
+    Holds the negotiated era and version, the session id, the server's info, and the
+    pre-encoded tool-call templates (rebuilt when a re-init changes the session id).
+    Connections are separate: one session may be used over many connections.
+    """
+
+    def __init__(self, endpoint: Endpoint, *, protocol: str = "auto",
+                 timeout_s: float = 30.0, ssl: ssl_module.SSLContext | None = None) -> None:
+        protocol = PROTOCOL_ALIASES.get(protocol, protocol)
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS} "
+                             f"or a revision {tuple(PROTOCOL_ALIASES)}")
+        self.endpoint = endpoint
+        self.protocol = protocol
+        self.timeout_s = timeout_s
+        self.ssl = ssl
+        self.era = ""
+        self.protocol_version = ""
+        self.server_info: dict[str, Any] = {}
+        self.session_id: str | None = None
+        self.reinits = 0
+        self.generation = 0
+        self._next_id = 0
+        self._calls: list[tuple[str, dict[str, Any]]] = []
+        self._templates: list[bytes] = []
+        self._prefix_len: list[int] = []
+        self._reinit_lock = asyncio.Lock()
+
+    # -- request ids and templates ------------------------------------------------
+    def next_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def add_call(self, tool: str, arguments: Mapping[str, Any]) -> int:
+        """Register a tool call for the hot path; returns its template index."""
+        self._calls.append((tool, dict(arguments)))
+        self._templates.append(b"")
+        self._prefix_len.append(0)
+        self._build(len(self._calls) - 1)
+        return len(self._calls) - 1
+
+    def encode_call(self, index: int, rid: int) -> bytes:
+        """The whole request bytes for template `index` with JSON-RPC id `rid`."""
+        digits = len(str(rid))
+        return self._templates[index] % (self._prefix_len[index] + digits, rid)
+
+    def _build(self, index: int) -> None:
+        tool, arguments = self._calls[index]
+        params: dict[str, Any] = {"name": tool, "arguments": arguments}
+        if self.era == "modern":
+            params["_meta"] = self._meta()
+        head = _pct(self._head("tools/call", tool))
+        before = b'{"jsonrpc":"2.0","id":'
+        after = (b',"method":"tools/call","params":'
+                 + json.dumps(params, separators=(",", ":")).encode() + b"}")
+        self._templates[index] = (head + b"Content-Length: %d\r\n\r\n" + before + b"%d"
+                                  + _pct(after))
+        self._prefix_len[index] = len(before) + len(after)
+
+    def _head(self, method: str, name: str | None) -> bytes:
+        ep = self.endpoint
+        lines = [f"POST {ep.path} HTTP/1.1", f"Host: {ep.host_header}",
+                 "Content-Type: application/json", f"Accept: {ACCEPT}"]
+        lines += [f"{k}: {v}" for k, v in self._session_headers(method, name).items()]
+        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+    def _session_headers(self, method: str, name: str | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.era == "modern":
+            out["MCP-Protocol-Version"] = MODERN
+            out["Mcp-Method"] = method
+            if name is not None:
+                out["Mcp-Name"] = name
+        elif self.protocol_version:
+            out["MCP-Protocol-Version"] = self.protocol_version
+            if self.session_id:
+                out["Mcp-Session-Id"] = self.session_id
+        return out
+
+    @staticmethod
+    def _meta() -> dict[str, Any]:
+        return {"io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {}}
+
+    # -- control path -------------------------------------------------------------
+    async def open(self, conn: HttpConnection | None = None) -> HttpConnection:
+        """Detect the era and do the handshake; returns a usable connection."""
+        conn = conn if conn is not None and not conn.closed else await self._connect()
+        if self.protocol in ("auto", "modern"):
+            conn, ok = await self._discover(conn)
+            if ok:
+                self._rebuild()
+                return conn
+            if self.protocol == "modern":
+                raise McpError("the server does not answer server/discover for "
+                               f"{MODERN}; try protocol 'legacy' or 'auto'")
+        conn = await self._initialize(conn)
+        self._rebuild()
+        return conn
+
+    async def _connect(self) -> HttpConnection:
+        return await connect(self.endpoint, timeout_s=min(self.timeout_s, 10.0), ssl=self.ssl)
+
+    async def _discover(self, conn: HttpConnection) -> tuple[HttpConnection, bool]:
+        saved = self.era
+        self.era = "modern"
+        params = {"_meta": self._meta()}
+        conn, resp, msg = await self.rpc(conn, "server/discover", params)
+        result = msg.get("result") if msg else None
+        if resp.status == 200 and isinstance(result, dict) and MODERN in result.get(
+                "supportedVersions", ()):
+            self.protocol_version = MODERN
+            self.server_info = dict(result.get("serverInfo") or {})
+            return conn, True
+        self.era = saved
+        return conn, False
+
+    async def _initialize(self, conn: HttpConnection) -> HttpConnection:
+        self.era = "legacy"
+        self.protocol_version = ""
+        self.session_id = None
+        params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": CLIENT_INFO}
+        conn, resp, msg = await self.rpc(conn, "initialize", params)
+        result = msg.get("result") if msg else None
+        if resp.status != 200 or not isinstance(result, dict):
+            raise McpError(f"initialize failed: HTTP {resp.status} {resp.body[:200]!r}")
+        self.protocol_version = str(result.get("protocolVersion") or LEGACY)
+        self.server_info = dict(result.get("serverInfo") or {})
+        self.session_id = resp.headers.get("mcp-session-id")
+        conn, resp, _ = await self.rpc(conn, "notifications/initialized", None,
+                                       notification=True)
+        if resp.status not in (200, 202, 204):
+            raise McpError(f"notifications/initialized answered HTTP {resp.status}")
+        return conn
+
+    async def reinitialize(self, conn: HttpConnection | None, seen_generation: int
+                           ) -> HttpConnection | None:
+        """Start a new legacy session after a 404, once per generation."""
+        async with self._reinit_lock:
+            if self.generation != seen_generation:
+                return conn
+            self.reinits += 1
+            try:
+                conn = await self._initialize(conn if conn and not conn.closed
+                                              else await self._connect())
+            except (McpError, TransportError, RequestTimeout):
+                return None
+            self._rebuild()
+            return conn
+
+    def _rebuild(self) -> None:
+        self.generation += 1
+        for i in range(len(self._calls)):
+            self._build(i)
+
+    async def rpc(self, conn: HttpConnection, method: str, params: Any, *,
+                  name: str | None = None, notification: bool = False
+                  ) -> tuple[HttpConnection, Response, dict[str, Any] | None]:
+        """One control-path JSON-RPC exchange (reconnecting if the connection closed)."""
+        if conn.closed:
+            conn = await self._connect()
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        rid = None
+        if not notification:
+            rid = self.next_id()
+            msg["id"] = rid
+        if params is not None:
+            msg["params"] = params
+        body = json.dumps(msg, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Accept": ACCEPT}
+        headers.update(self._session_headers(method, name))
+        data = encode_request("POST", self.endpoint, headers, body)
+        loop = asyncio.get_running_loop()
+        resp = await conn.request(data, loop.time() + self.timeout_s)
+        found = find_response(resp, rid) if rid is not None else None
+        return conn, resp, found
+
+    async def call_tool(self, conn: HttpConnection, tool: str,
+                        arguments: Mapping[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
+        """A one-off tools/call on the control path (not for load)."""
+        params: dict[str, Any] = {"name": tool, "arguments": dict(arguments)}
+        if self.era == "modern":
+            params["_meta"] = self._meta()
+        _, resp, msg = await self.rpc(conn, "tools/call", params, name=tool)
+        if resp.status != 200:
+            return Outcome(HTTP_ERROR, str(resp.status)), msg
+        if msg is None:
+            return Outcome(TRANSPORT, "no_response_for_id"), None
+        if "error" in msg:
+            return Outcome(RPC_ERROR, str(msg["error"].get("code"))), msg
+        if (msg.get("result") or {}).get("isError"):
+            return Outcome(TOOL_ERROR, "isError"), msg
+        return OUTCOME_OK, msg
+
+    async def close(self, conn: HttpConnection | None) -> None:
+        """End a legacy session with DELETE (405 and failures are fine)."""
+        if self.era != "legacy" or not self.session_id:
+            return
+        try:
+            if conn is None or conn.closed:
+                conn = await self._connect()
+            headers = self._session_headers("", None)
+            data = encode_request("DELETE", self.endpoint, headers)
+            loop = asyncio.get_running_loop()
+            await conn.request(data, loop.time() + min(self.timeout_s, 5.0))
+        except (TransportError, RequestTimeout):
+            pass

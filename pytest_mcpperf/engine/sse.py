@@ -1,0 +1,94 @@
+"""Incremental `text/event-stream` decoder (WHATWG rules, the parts MCP uses).
+
+Bytes arrive in arbitrary pieces; `feed()` returns the events completed so far and
+keeps the unfinished tail. Lines end in LF, CRLF or CR; `:` lines are comments;
+an event is dispatched at a blank line; events whose data is empty are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    """One dispatched event."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SseDecoder:
+    """Stateful decoder: feed it bytes, get whole events back."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        """Decode `chunk`; return the events it completed."""
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across chunks
+        self._pending_cr = False
+        buf = self._buf + chunk
+        out: list[SseEvent] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            end = _line_end(buf, start)
+            if end < 0:
+                break
+            line = buf[start:end]
+            if buf[end] == 13:  # CR
+                if end + 1 < n:
+                    start = end + 2 if buf[end + 1] == 10 else end + 1
+                else:
+                    self._pending_cr = True
+                    start = end + 1
+            else:
+                start = end + 1
+            self._line(line, out)
+        self._buf = buf[start:]
+        return out
+
+    def _line(self, line: bytes, out: list[SseEvent]) -> None:
+        if not line:
+            self._dispatch(out)
+            return
+        if line[0] == 58:  # ':' comment
+            return
+        name, sep, value = line.partition(b":")
+        if sep and value.startswith(b" "):
+            value = value[1:]
+        field = name.decode("utf-8", "replace")
+        text = value.decode("utf-8", "replace")
+        if field == "data":
+            self._data.append(text)
+        elif field == "event":
+            self._event = text
+        elif field == "id" and "\0" not in text:
+            self._id = text
+
+    def _dispatch(self, out: list[SseEvent]) -> None:
+        data = "\n".join(self._data)
+        if data:
+            out.append(SseEvent(data, self._event or "message", self._id))
+        self._data = []
+        self._event = ""
+
+
+def _line_end(buf: bytes, start: int) -> int:
+    """Index of the first CR or LF at or after `start`, or -1."""
+    lf = buf.find(b"\n", start)
+    cr = buf.find(b"\r", start)
+    if cr < 0:
+        return lf
+    if lf < 0:
+        return cr
+    return min(cr, lf)

@@ -1,0 +1,231 @@
+"""The objects behind the `mcp_server` and `perf_client` fixtures (declared in plugin.py).
+
+Nothing here imports pytest: the fixtures hand in what these objects need as callables
+(how to build a spec, the engine, where to record a result), so unit tests can drive
+them with fakes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from pytest_mcpperf.criteria import check_thresholds, failure_message
+from pytest_mcpperf.errors import TargetError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.settings import RunSettings
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import SpawnedServer, wait_reachable
+
+if TYPE_CHECKING:  # httpx is imported on first use: plugin start-up stays fast
+    import httpx
+
+MODERN = "2026-07-28"
+LEGACY = "2025-11-25"
+RESULT_PROPERTY = "mcpperf/result"
+
+
+Progress = Callable[[Any], None]
+
+
+class Engine(Protocol):
+    """The load engine's contract (`pytest_mcpperf.runner`)."""
+
+    def run(self, spec: LoadSpec, *, progress: Progress | None = None) -> LoadResult: ...
+
+    def arun(self, spec: LoadSpec, *,
+             progress: Progress | None = None) -> Awaitable[LoadResult]: ...
+
+
+class ProgressLines:
+    """Turns the engine's progress updates (about one a second) into a line every `every_s`.
+
+    An update has `elapsed_s`, `sent`, `ok`, `failed` and `rps`; `write` gets the text.
+    """
+
+    def __init__(self, name: str, write: Callable[[str], None], every_s: float = 5.0) -> None:
+        self.name = name
+        self.write = write
+        self.every_s = every_s
+        self._next = every_s
+
+    def __call__(self, update: Any) -> None:
+        if update.elapsed_s < self._next:
+            return
+        self._next = update.elapsed_s + self.every_s
+        self.write(f"mcpperf {self.name}: {update.elapsed_s:.0f}s, sent {update.sent}, "
+                   f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps")
+
+
+ENGINE_MODULE = "pytest_mcpperf.runner"
+
+
+def load_engine() -> Engine:
+    """The load engine, imported on first use so plugin start-up stays fast."""
+    return cast(Engine, importlib.import_module(ENGINE_MODULE))
+
+
+# ---------------------------------------------------------------- mcp_server
+
+
+@dataclass
+class McpServer:
+    """The server under test: `url`, `pid` (None for `--mcp-url`), `protocol_version`."""
+
+    url: str
+    pid: int | None = None
+    process: SpawnedServer | None = field(default=None, repr=False)
+    _protocol_version: str | None = field(default=None, repr=False)
+
+    @property
+    def protocol_version(self) -> str:
+        """The protocol revision the server speaks (asked once, on first use)."""
+        if self._protocol_version is None:
+            self._protocol_version = probe_protocol_version(self.url)
+        return self._protocol_version
+
+    def alive(self) -> bool:
+        """False once a spawned server has exited (a URL is assumed alive)."""
+        return self.process is None or self.process.alive()
+
+    def check_alive(self) -> None:
+        """Raise TargetError with the server's last output if it has died."""
+        if self.process is None or self.process.alive():
+            return
+        status = self.process.process.returncode if self.process.process else None
+        raise TargetError(f"the MCP server (pid {self.pid}) exited with status {status} during "
+                          f"the session.\n--- server output (last lines) ---\n"
+                          f"{self.process.output_tail() or '(no output)'}\n"
+                          "Fix the server (its output above says why), then run again.")
+
+    def stop(self) -> None:
+        """Stop a spawned server's whole process group; nothing to do for a URL."""
+        if self.process is not None:
+            self.process.stop()
+
+
+def start_server(run: RunSettings) -> McpServer:
+    """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port."""
+    if run.url:
+        wait_reachable(run.url, timeout_s=run.startup_timeout)
+        return McpServer(run.url)
+    spawned = SpawnedServer(run.server_cmd or None, startup_timeout_s=run.startup_timeout)
+    spawned.start()
+    return McpServer(spawned.url, spawned.pid, spawned)
+
+
+def _rpc(client: httpx.Client, url: str, method: str, params: dict[str, Any],
+         headers: Mapping[str, str]) -> httpx.Response:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return client.post(url, json=body, headers={
+        "Accept": "application/json, text/event-stream", **headers})
+
+
+def _result(response: httpx.Response) -> dict[str, Any] | None:
+    """The JSON-RPC result of a JSON or SSE response, None for an error."""
+    text = response.text
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        datas = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+        text = next((d for d in reversed(datas) if '"id"' in d), "{}")
+    with contextlib.suppress(ValueError):
+        message = json.loads(text)
+        if isinstance(message, dict) and isinstance(message.get("result"), dict):
+            return cast(dict[str, Any], message["result"])
+    return None
+
+
+def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
+    """Ask the server: `server/discover` (2026-07-28) first, then a legacy `initialize`."""
+    import httpx
+
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {}}
+    with httpx.Client(timeout=timeout_s) as client:
+        modern = _rpc(client, url, "server/discover", {"_meta": meta},
+                      {"MCP-Protocol-Version": MODERN, "Mcp-Method": "server/discover"})
+        if modern.status_code == 200 and _result(modern) is not None:
+            return MODERN
+        init = _rpc(client, url, "initialize", {
+            "protocolVersion": LEGACY, "capabilities": {},
+            "clientInfo": {"name": "pytest-mcpperf", "version": "probe"}}, {})
+        result = _result(init)
+        session = init.headers.get("mcp-session-id")
+        if session:  # end the probe's session so it does not linger on the server
+            with contextlib.suppress(httpx.HTTPError):
+                client.delete(url, headers={"Mcp-Session-Id": session})
+    if result is None or not isinstance(result.get("protocolVersion"), str):
+        raise TargetError(f"the server at {url} answered neither server/discover nor "
+                          f"initialize (HTTP {init.status_code}); check that the URL is an "
+                          "MCP Streamable HTTP endpoint (usually ending in /mcp)")
+    return str(result["protocolVersion"])
+
+
+# ---------------------------------------------------------------- perf_client
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one `run()` will do: the spec and the thresholds to check afterwards."""
+
+    spec: LoadSpec
+    thresholds: tuple[str, ...]
+
+
+class PerfClient:
+    """Runs the load engine with the test's `load` marker settings.
+
+    `run(**overrides)` for sync tests, `await arun(**overrides)` for async ones; keyword
+    overrides use the marker's names (rate=, duration=, ...). After each run the marker's
+    `thresholds` are checked like assertions, and the result is recorded for the summary
+    and the JSON report whether they pass or not. `results` holds every run's result.
+    """
+
+    def __init__(self, *, plan: Callable[[Mapping[str, Any]], Plan],
+                 engine: Callable[[], Engine], record: Callable[[dict[str, Any]], None],
+                 check_server: Callable[[], None], progress: Progress | None = None) -> None:
+        self._plan = plan
+        self._engine = engine
+        self._record = record
+        self._check_server = check_server
+        self._progress = progress
+        self.results: list[LoadResult] = []
+
+    def spec(self, **overrides: Any) -> LoadSpec:
+        """The LoadSpec that `run(**overrides)` would execute."""
+        return self._plan(overrides).spec
+
+    def run(self, **overrides: Any) -> LoadResult:
+        """Run the scenario to completion (safe also when an event loop is running)."""
+        __tracebackhide__ = True
+        plan = self._begin(overrides)
+        return self._finish(plan, self._engine().run(plan.spec, progress=self._progress))
+
+    async def arun(self, **overrides: Any) -> LoadResult:
+        """Run the scenario from an async test (pytest-asyncio)."""
+        __tracebackhide__ = True
+        plan = self._begin(overrides)
+        result = await self._engine().arun(plan.spec, progress=self._progress)
+        return self._finish(plan, result)
+
+    def _begin(self, overrides: Mapping[str, Any]) -> Plan:
+        plan = self._plan(overrides)
+        self._check_server()
+        return plan
+
+    def _finish(self, plan: Plan, result: LoadResult) -> LoadResult:
+        __tracebackhide__ = True
+        outcomes = check_thresholds(result, plan.thresholds)
+        entry = result.to_dict()
+        entry["criteria"] = [*entry.get("criteria", []), *(o.to_dict() for o in outcomes)]
+        self._record(entry)
+        result = LoadResult(entry)
+        self.results.append(result)
+        self._check_server()
+        failed = [o for o in outcomes if not o.passed]
+        if failed:
+            raise AssertionError(failure_message(failed))
+        return result

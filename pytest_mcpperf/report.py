@@ -1,0 +1,99 @@
+"""The report object (schema "mcpperf/1") and the seed's text result block."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_mcpperf import accuracy, stats
+from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.spec import LoadSpec
+
+if TYPE_CHECKING:
+    from pytest_mcpperf.runner import ShardResult
+
+
+def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
+          server: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge the generators' results (exactly) and lay out the report."""
+    run = stats.merged(s.stats for s in shards)
+    check = accuracy.SelfCheck()
+    for s in shards:
+        check.merge(s.check)
+    window = check.window_s
+    ok, failed = run.ok, run.failed
+    errors = run.error_counts()
+    target = dict(shards[0].target) if shards else {"url": spec.url}
+    latency, service = run.total("latency"), run.total("service")
+    return {
+        "schema": SCHEMA,
+        "scenario": spec.scenario,
+        "pattern": spec.pattern,
+        "started_at": started_at,
+        "duration_s": round(window, 3),
+        "target": target,
+        "config": spec.config_dict(),
+        "requests": {"scheduled": run.scheduled, "sent": run.sent, "completed": ok + failed,
+                     "ok": ok, "failed": failed, "errors": errors,
+                     "reinits": run.reinits, "connections_opened": run.connections_opened},
+        "throughput_rps": round(ok / window, 2) if window else 0.0,
+        "latency_ms": stats.summary_ms(latency),
+        "service_time_ms": stats.summary_ms(service),
+        "accuracy": accuracy.report_dict(check, accuracy.Limits(), sent=run.sent,
+                                         processes=len(shards)),
+        "server": dict(server),
+        "timeseries": [r.to_dict() for r in run.series],
+        "criteria": [],
+        "per_tool": {name: {"ok": t.ok, "failed": t.failed,
+                            "latency_ms": stats.summary_ms(t.latency),
+                            "service_time_ms": stats.summary_ms(t.service)}
+                     for name, t in run.tools.items()},
+        "errors_by_code": {c: dict(codes) for c, codes in run.errors.items() if codes},
+        "histograms": {"latency_us": stats.encode(latency),
+                       "service_time_us": stats.encode(service)},
+    }
+
+
+def to_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "0.0%"
+
+
+def text_block(report: Mapping[str, Any]) -> str:
+    """The seed's "=== Performance Test Results ===" block, with true numbers."""
+    req, lat, svc = report["requests"], report["latency_ms"], report["service_time_ms"]
+    acc, server = report["accuracy"], report.get("server") or {}
+    sent, done = req["sent"], req["completed"]
+    lines = [
+        "=== Performance Test Results ===",
+        f"Requests sent: {sent}",
+        f"Requests completed: {req['ok']} ({_pct(req['ok'], sent)})",
+        f"Requests failed: {req['failed']} ({_pct(req['failed'], done)})",
+    ]
+    errs = {k: v for k, v in req["errors"].items() if v}
+    if errs:
+        lines.append("  errors: " + ", ".join(f"{k} {v}" for k, v in errs.items()))
+    lines += [
+        f"Average response time: {lat['mean']:.2f} ms",
+        f"Min response time: {lat['min']:.2f} ms",
+        f"Max response time: {lat['max']:.2f} ms",
+        f"Latency percentiles (from intended send time): p50 {lat['p50']:.2f} ms, "
+        f"p90 {lat['p90']:.2f} ms, p99 {lat['p99']:.2f} ms, p99.9 {lat['p999']:.2f} ms",
+        f"Service time percentiles (from actual send): p50 {svc['p50']:.2f} ms, "
+        f"p99 {svc['p99']:.2f} ms",
+        f"Requests per second: {report['throughput_rps']:.2f} "
+        f"(ok responses over {report['duration_s']:.1f} s)",
+    ]
+    if acc.get("target_rps"):
+        lines.append(f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
+                     f"{acc['target_rps']:g}/s targeted")
+    lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
+    rss = server.get("rss_mb") if isinstance(server, Mapping) else None
+    if rss:
+        lines.append(f"Server RSS: start {rss.get('start', 0):.1f} MB, peak "
+                     f"{rss.get('peak', 0):.1f} MB, end {rss.get('end', 0):.1f} MB")
+    return "\n".join(lines)

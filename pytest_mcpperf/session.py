@@ -1,0 +1,44 @@
+"""Run-level state of the plugin: the effective settings and every load result seen.
+
+One `PerfSession` per pytest run, kept under a `StashKey` on the config and registered
+as a plugin so it sees every test report. Results arrive on the reports' user_properties
+(the channel that survives pytest-xdist), so on the controller this object sees the
+results of every worker. Each result travels as compact JSON text: plain data for
+xdist, and a readable property for `--junitxml`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pytest_mcpperf.fixtures import RESULT_PROPERTY
+from pytest_mcpperf.settings import RunSettings
+
+
+class PerfSession:
+    """The plugin's state for one run: settings, and the load results in report order."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.entries: list[dict[str, Any]] = []
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the results a test recorded, with its nodeid and call outcome."""
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and isinstance(value, str):
+                self.entries.append({"nodeid": report.nodeid, "outcome": report.outcome,
+                                     **json.loads(value)})
+
+
+def encode(entry: dict[str, Any]) -> tuple[str, str]:
+    """A result as the user_properties entry `(RESULT_PROPERTY, JSON text)`."""
+    return RESULT_PROPERTY, json.dumps(entry, separators=(",", ":"), default=str)
+
+
+session_key = pytest.StashKey[PerfSession]()

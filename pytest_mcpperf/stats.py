@@ -1,0 +1,261 @@
+"""Recording: HDR histograms, error counters and a per-second series; exact merge.
+
+Values are microseconds. The hot path only appends integers to per-tool buffers;
+`Recorder.roll()` (about once a second) folds them into the histograms with one
+`record_value(value, count)` per distinct value. Everything a generator process
+measured travels as `RunStats.to_wire()` (plain JSON types, histograms in HDR's
+compressed base64 encoding), and `RunStats.merge()` adds counts exactly: percentiles
+are computed from merged histograms, never averaged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from pytest_mcpperf.engine.mcp import CLASS_NAMES
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+DIGITS = 3
+SERIES_DIGITS = 2
+ERROR_CLASSES = CLASS_NAMES[1:]
+
+
+def new_histogram(digits: int = DIGITS) -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, digits)
+
+
+def encode(h: HdrHistogram) -> str:
+    return str(h.encode().decode("ascii"))
+
+
+def decode(text: str) -> HdrHistogram:
+    return HdrHistogram.decode(text.encode("ascii"))
+
+
+def merge_into(target: HdrHistogram, other: HdrHistogram) -> None:
+    if other.get_total_count():
+        target.add(other)
+
+
+def mean_us(h: HdrHistogram) -> float:
+    """HDR's mean (median-equivalent value of each bucket), by one pass over the counts.
+
+    `HdrHistogram.get_mean_value()` walks a Python iterator and costs ~100x more.
+    """
+    total = int(h.get_total_count())
+    if not total:
+        return 0.0
+    acc: int = 0
+    for index, count in enumerate(h.counts):
+        if count:
+            acc += count * h._hdr_median_equiv_value(h.get_value_from_index(index))
+    return float(acc) / total
+
+
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def summary_ms(h: HdrHistogram) -> dict[str, float]:
+    """{min, mean, p50, p90, p99, p999, max} in milliseconds (zeros when empty)."""
+    if not h.get_total_count():
+        return {k: 0.0 for k in ("min", "mean", "p50", "p90", "p99", "p999", "max")}
+    out = {"min": h.get_min_value() / 1000.0, "mean": round(mean_us(h) / 1000.0, 3)}
+    for name, pct in PERCENTILES:
+        out[name] = h.get_value_at_percentile(pct) / 1000.0
+    out["max"] = h.get_max_value() / 1000.0
+    return out
+
+
+@dataclass
+class ToolStats:
+    """Histograms and counts of one tool."""
+
+    latency: HdrHistogram = field(default_factory=new_histogram)
+    service: HdrHistogram = field(default_factory=new_histogram)
+    ok: int = 0
+    failed: int = 0
+
+
+@dataclass
+class SecondRow:
+    """One second of the run (by completion time; `sent` by send time)."""
+
+    t: int
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    latency: HdrHistogram = field(default_factory=lambda: new_histogram(SERIES_DIGITS))
+
+    def to_dict(self) -> dict[str, Any]:
+        p99 = self.latency.get_value_at_percentile(99.0) / 1000.0 if self.ok else 0.0
+        return {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed,
+                "p99_ms": p99}
+
+
+@dataclass
+class RunStats:
+    """Everything measured by one generator (or merged from several)."""
+
+    tools: dict[str, ToolStats] = field(default_factory=dict)
+    errors: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {c: {} for c in ERROR_CLASSES})
+    scheduled: int = 0
+    sent: int = 0
+    series: list[SecondRow] = field(default_factory=list)
+    reinits: int = 0
+    connections_opened: int = 0
+
+    @property
+    def ok(self) -> int:
+        return sum(t.ok for t in self.tools.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(t.failed for t in self.tools.values())
+
+    def tool(self, name: str) -> ToolStats:
+        ts = self.tools.get(name)
+        if ts is None:
+            ts = self.tools[name] = ToolStats()
+        return ts
+
+    def row(self, t: int) -> SecondRow:
+        while len(self.series) <= t:
+            self.series.append(SecondRow(len(self.series)))
+        return self.series[t]
+
+    def total(self, which: str) -> HdrHistogram:
+        """All tools' `latency` or `service` histograms merged."""
+        if len(self.tools) == 1:
+            only: HdrHistogram = getattr(next(iter(self.tools.values())), which)
+            return only
+        h = new_histogram()
+        for ts in self.tools.values():
+            merge_into(h, getattr(ts, which))
+        return h
+
+    def error_counts(self) -> dict[str, int]:
+        return {c: sum(self.errors.get(c, {}).values()) for c in ERROR_CLASSES}
+
+    def merge(self, other: RunStats) -> None:
+        """Add another generator's counts and histograms (exact)."""
+        for name, ts in other.tools.items():
+            mine = self.tool(name)
+            merge_into(mine.latency, ts.latency)
+            merge_into(mine.service, ts.service)
+            mine.ok += ts.ok
+            mine.failed += ts.failed
+        for cls, codes in other.errors.items():
+            target = self.errors.setdefault(cls, {})
+            for code, n in codes.items():
+                target[code] = target.get(code, 0) + n
+        self.scheduled += other.scheduled
+        self.sent += other.sent
+        self.reinits += other.reinits
+        self.connections_opened += other.connections_opened
+        for row in other.series:
+            mine_row = self.row(row.t)
+            mine_row.sent += row.sent
+            mine_row.ok += row.ok
+            mine_row.failed += row.failed
+            merge_into(mine_row.latency, row.latency)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "tools": {n: {"latency": encode(t.latency), "service": encode(t.service),
+                          "ok": t.ok, "failed": t.failed} for n, t in self.tools.items()},
+            "errors": {c: dict(v) for c, v in self.errors.items()},
+            "scheduled": self.scheduled, "sent": self.sent, "reinits": self.reinits,
+            "connections_opened": self.connections_opened,
+            "series": [{"t": r.t, "sent": r.sent, "ok": r.ok, "failed": r.failed,
+                        "latency": encode(r.latency)} for r in self.series],
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> RunStats:
+        out = cls(scheduled=data["scheduled"], sent=data["sent"], reinits=data["reinits"],
+                  connections_opened=data["connections_opened"])
+        out.errors = {c: dict(v) for c, v in data["errors"].items()}
+        for n, t in data["tools"].items():
+            out.tools[n] = ToolStats(decode(t["latency"]), decode(t["service"]),
+                                     t["ok"], t["failed"])
+        for r in data["series"]:
+            out.series.append(SecondRow(r["t"], r["sent"], r["ok"], r["failed"],
+                                        decode(r["latency"])))
+        return out
+
+
+def merged(parts: Iterable[RunStats]) -> RunStats:
+    """One RunStats holding all parts' counts (a single part is returned as is)."""
+    items = list(parts)
+    if len(items) == 1:
+        return items[0]
+    out = RunStats()
+    for p in items:
+        out.merge(p)
+    return out
+
+
+class Recorder:
+    """The hot-path front of a `RunStats`: cheap appends, folded in by `roll()`.
+
+    `second` is the index of the current series row; the runner advances it with
+    `roll(next_second)` from a once-a-second timer, so each row holds what completed
+    during that second of the measured window.
+    """
+
+    def __init__(self, tools: list[str], stats: RunStats | None = None) -> None:
+        self.stats = stats if stats is not None else RunStats()
+        self.names = list(tools)
+        for name in self.names:
+            self.stats.tool(name)
+        self._lat: list[list[int]] = [[] for _ in self.names]
+        self._svc: list[list[int]] = [[] for _ in self.names]
+        self._failed = [0] * len(self.names)
+        self.second = 0
+        self.sec_sent = 0
+        self.sec_failed = 0
+
+    def ok(self, tool: int, latency_us: int, service_us: int) -> None:
+        self._lat[tool].append(latency_us)
+        self._svc[tool].append(service_us)
+
+    def sent(self) -> None:
+        self.sec_sent += 1
+
+    def error(self, tool: int, kind: str, code: str) -> None:
+        self._failed[tool] += 1
+        self.sec_failed += 1
+        codes = self.stats.errors[kind]
+        codes[code] = codes.get(code, 0) + 1
+
+    def roll(self, next_second: int | None = None) -> None:
+        """Fold buffered values into the histograms and close the current row."""
+        row = self.stats.row(self.second)
+        row.sent += self.sec_sent
+        row.failed += self.sec_failed
+        self.stats.sent += self.sec_sent
+        self.sec_sent = self.sec_failed = 0
+        for i, name in enumerate(self.names):
+            ts = self.stats.tools[name]
+            lat, svc = self._lat[i], self._svc[i]
+            if lat:
+                row.ok += len(lat)
+                ts.ok += len(lat)
+                for v, n in Counter(lat).items():
+                    ts.latency.record_value(v, n)
+                    row.latency.record_value(v, n)
+                for v, n in Counter(svc).items():
+                    ts.service.record_value(v, n)
+                lat.clear()
+                svc.clear()
+            ts.failed += self._failed[i]
+            self._failed[i] = 0
+        if next_second is not None:
+            self.second = next_second

@@ -1,0 +1,80 @@
+"""The terminal table of every load test: RPS, p50, p99, errors, server RSS, verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+COLUMNS = ("test", "rps", "p50 ms", "p99 ms", "errors", "server rss MB", "outcome", "verdict")
+
+
+def _get(entry: Mapping[str, Any], *path: str) -> Any:
+    node: Any = entry
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _num(value: Any, spec: str = ".1f") -> str:
+    return format(value, spec) if isinstance(value, int | float) else "-"
+
+
+def _errors(entry: Mapping[str, Any]) -> str:
+    failed = _get(entry, "requests", "failed")
+    ok = _get(entry, "requests", "ok")
+    if not isinstance(failed, int) or not isinstance(ok, int):
+        return "-"
+    done = ok + failed
+    return f"{failed} ({100.0 * failed / done:.2f}%)" if done else "0"
+
+
+def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
+    """One table row for one recorded result; latency is "-" when nothing succeeded."""
+    measured = _get(entry, "requests", "ok") != 0
+    return (
+        name or str(entry.get("nodeid", "?")),
+        _num(entry.get("throughput_rps")),
+        _num(_get(entry, "latency_ms", "p50") if measured else None, ".2f"),
+        _num(_get(entry, "latency_ms", "p99") if measured else None, ".2f"),
+        _errors(entry),
+        _num(_get(entry, "server", "rss_mb", "peak")),
+        str(entry.get("outcome", "?")),
+        str(_get(entry, "accuracy", "verdict") or "-"),
+    )
+
+
+def _names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Node ids, with " #2", " #3"... for the further runs of a test that ran several."""
+    seen: dict[str, int] = {}
+    names = []
+    for entry in entries:
+        nodeid = str(entry.get("nodeid", "?"))
+        seen[nodeid] = seen.get(nodeid, 0) + 1
+        names.append(nodeid if seen[nodeid] == 1 else f"{nodeid} #{seen[nodeid]}")
+    return names
+
+
+def render(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table as lines, columns padded; numbers right-aligned."""
+    rows = [COLUMNS, *(row(e, n) for e, n in zip(entries, _names(entries), strict=True))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+
+    def fmt(r: Sequence[str]) -> str:
+        cells = [r[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(r[1:6], widths[1:6], strict=True)]
+        cells += [c.ljust(w) for c, w in zip(r[6:], widths[6:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    return [fmt(r) for r in rows]
+
+
+def client_bound_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """A plain warning when some runs measured the client rather than the server."""
+    bound = [str(e.get("nodeid")) for e in entries
+             if _get(e, "accuracy", "verdict") == "client_bound"]
+    if not bound:
+        return None
+    return (f"{len(bound)} run(s) were client-bound: the load generator, not the server, was "
+            "the limit; their figures describe the client. Use --perf-processes N or less load.")

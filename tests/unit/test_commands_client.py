@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from pytest_mcpperf import cli
+from pytest_mcpperf.commands import client
+
+
+def _parse(*argv: str) -> object:
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_globals_before_or_after_the_subcommand() -> None:
+    before = _parse("--concurrency", "7", "--duration-seconds", "3", "client", "throughput")
+    after = _parse("client", "throughput", "--concurrency", "7", "--duration-seconds", "3")
+    middle = _parse("client", "--concurrency", "7", "throughput", "--duration-seconds", "3")
+    for ns in (before, after, middle):
+        assert (ns.concurrency, ns.duration_seconds) == (7, 3.0)  # type: ignore[attr-defined]
+
+
+def test_seed_defaults_and_spec() -> None:
+    ns = _parse("client", "throughput")
+    assert ns.requests_per_second == 1000.0  # type: ignore[attr-defined]
+    assert ns.duration_seconds == 60.0  # type: ignore[attr-defined]
+    assert ns.concurrency == 10  # type: ignore[attr-defined]
+    spec = client.build_spec(_parse("client", "latency", "--io-delay-ms", "25"),  # type: ignore[arg-type]
+                             "http://127.0.0.1:1/mcp", None)
+    assert (spec.tool, dict(spec.arguments), spec.pattern) == (
+        "async_io", {"delay_ms": 25}, "latency")
+    burst = client.build_spec(_parse("client", "burst", "--burst-size", "7",  # type: ignore[arg-type]
+                                     "--burst-interval-seconds", "2"), "http://x/mcp", 9)
+    assert (burst.pattern, burst.burst_size, burst.burst_interval_s, burst.server_pid) == (
+        "burst", 7, 2.0, 9)
+    mem = client.build_spec(_parse("client", "memory"), "http://x/mcp", None)  # type: ignore[arg-type]
+    assert (mem.tool, dict(mem.arguments)) == ("memory_allocate", {"mb_size": 10})
+    stress = client.build_spec(_parse("client", "stress"), "http://x/mcp", None)  # type: ignore[arg-type]
+    assert (stress.tool, dict(stress.arguments)) == ("cpu_intensive", {"size": 100})
+    conc = client.build_spec(_parse("client", "concurrent", "--concurrency", "5"),  # type: ignore[arg-type]
+                             "http://x/mcp", None)
+    assert (conc.pattern, conc.users) == ("concurrent", 5)
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["client", "throughput", "--requests-per-second", "abc"])
+    assert exc.value.code == 2
+    assert "invalid number 'abc'" in capsys.readouterr().err
+
+
+def test_exit_status() -> None:
+    def data(ok: int, failed: int) -> dict[str, object]:
+        return {"requests": {"ok": ok, "failed": failed}}
+
+    assert client.exit_status(data(1000, 10)) == 0
+    assert client.exit_status(data(1000, 11)) == 1
+    assert client.exit_status(data(0, 0)) == 1
+
+
+def test_memory_summary() -> None:
+    data = {"server": {"rss_mb": {"start": 100.0, "peak": 130.0, "end": 120.0}},
+            "requests": {"ok": 1024}, "duration_s": 10.0}
+    assert client.memory_summary(data) == {
+        "verdict": "moderate", "growth_percent": 20.0,
+        "bytes_per_request": 20 * 1024.0, "slope_bytes_per_s": 20 * 1024 * 1024 / 10}
+    assert client.memory_summary({"server": {}}) == {}

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pytest_mcpperf.monitor import MB, Sample, ServerMonitor, summarize
+
+
+def test_summarize_known_samples() -> None:
+    samples = [
+        Sample(0.0, 100 * MB, 1.0, 10, 4, 1),
+        Sample(1.0, 150 * MB, 1.5, 12, 5, 1),
+        Sample(2.0, 110 * MB, 1.6, 11, 5, 1),
+    ]
+    out = summarize(samples)
+    assert out["rss_mb"] == {"start": 100.0, "peak": 150.0, "end": 110.0}
+    assert out["cpu_percent"] == {"mean": 30.0, "max": 50.0}
+    assert out["growth_percent"] == 10.0
+    assert out["samples"] == 3
+
+
+def test_summarize_empty() -> None:
+    assert summarize([], alive=False) == {"samples": 0, "alive": False}
+
+
+def test_monitor_measures_the_child_not_this_process() -> None:
+    # The child holds ~64 MiB; this test process does not allocate it.
+    code = "import time; b = bytearray(64 << 20); b[::4096] = b'x' * (16 << 10); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        mon = ServerMonitor(child.pid, interval_s=0.05)
+        mon.start()
+        for _ in range(100):
+            s = mon.sample()
+            if s is not None and s.rss_bytes > 60 * MB:
+                break
+            import time
+
+            time.sleep(0.05)
+        out = mon.stop()
+        assert out["rss_mb"]["peak"] > 60
+        assert mon.pid != os.getpid()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_monitor_notices_death() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    mon = ServerMonitor(child.pid)
+    assert mon.sample() is None
+    assert mon.alive is False
+
+
+@pytest.mark.parametrize("interval", [0.01])
+def test_thread_collects_samples(interval: float) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        import time
+
+        with ServerMonitor(child.pid, interval_s=interval) as mon:
+            time.sleep(0.2)
+        assert len(mon.samples) >= 5
+    finally:
+        child.kill()
+        child.wait()

@@ -1,0 +1,80 @@
+"""fixtures.py: PerfClient and ProgressLines with fakes (no pytest wiring, no server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pytest_mcpperf.fixtures import PerfClient, Plan, ProgressLines
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec
+
+
+class FakeEngine:
+    """Returns a result whose p99 is the spec's rate, so tests can steer thresholds."""
+
+    def __init__(self) -> None:
+        self.specs: list[LoadSpec] = []
+
+    def _result(self, spec: LoadSpec) -> LoadResult:
+        self.specs.append(spec)
+        return LoadResult({"requests": {"ok": 10, "failed": 0},
+                           "latency_ms": {"p99": spec.rate},
+                           "criteria": [{"name": "engine's own", "passed": True}]})
+
+    def run(self, spec: LoadSpec, *, progress: Any = None) -> LoadResult:
+        return self._result(spec)
+
+    async def arun(self, spec: LoadSpec, *, progress: Any = None) -> LoadResult:
+        return self._result(spec)
+
+
+def make_client(thresholds: tuple[str, ...] = ()) -> tuple[PerfClient, FakeEngine, list[Any]]:
+    engine = FakeEngine()
+    events: list[Any] = []
+
+    def plan(overrides: Mapping[str, Any]) -> Plan:
+        return Plan(LoadSpec(url="http://h/mcp", rate=overrides.get("rate", 50)), thresholds)
+
+    client = PerfClient(plan=plan, engine=lambda: engine, record=events.append,
+                        check_server=lambda: events.append("check"))
+    return client, engine, events
+
+
+def test_run_applies_overrides_records_and_checks_the_server() -> None:
+    client, engine, events = make_client(("p99<100ms",))
+    result = client.run(rate=70)
+    assert engine.specs[0].rate == 70
+    assert result.latency_ms.p99 == 70
+    assert (events[0], events[2]) == ("check", "check")  # before and after the run
+    assert [c["name"] for c in events[1]["criteria"]] == ["engine's own", "p99<100ms"]
+    assert client.results == [result]
+
+
+def test_failed_threshold_raises_after_recording() -> None:
+    client, _, events = make_client(("p99<100ms",))
+    with pytest.raises(AssertionError, match=r"threshold 'p99<100ms' failed: p99 latency was "
+                                             r"150 ms"):
+        client.run(rate=150)
+    assert events[1]["criteria"][-1] == {"name": "p99<100ms", "op": "<", "limit": 100.0,
+                                         "value": 150.0, "passed": False}
+
+
+def test_arun() -> None:
+    client, engine, _ = make_client()
+    result = asyncio.run(client.arun(rate=5))
+    assert (engine.specs[0].rate, result.requests.ok) == (5, 10)
+
+
+def test_progress_lines_every_five_seconds() -> None:
+    lines: list[str] = []
+    progress = ProgressLines("t", lines.append)
+    for second in range(1, 12):
+        progress(SimpleNamespace(elapsed_s=float(second), sent=second, ok=second, failed=0,
+                                 rps=1.0))
+    assert lines == ["mcpperf t: 5s, sent 5, ok 5, failed 0, 1 rps",
+                     "mcpperf t: 10s, sent 10, ok 10, failed 0, 1 rps"]
