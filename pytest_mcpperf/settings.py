@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from pytest_mcpperf.criteria import parse_threshold
 from pytest_mcpperf.errors import ConfigError
-from pytest_mcpperf.spec import PATTERNS, LoadSpec, ToolCall
+from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, PATTERNS, LoadSpec, ToolCall
 from pytest_mcpperf.target import check_url, split_command
 
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
@@ -181,7 +181,8 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
 
 MARKER_SIGNATURE = (
     "load(pattern='throughput', rate=100, duration=10, concurrency=10, users=10, "
-    "tool='fast_compute', arguments={}, thresholds=[], warmup=0, timeout=30, "
+    "tool='fast_compute', arguments={'input': 10} (default tool; else {}), thresholds=[], "
+    "warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
     "protocol='auto'|'modern'|'legacy', processes=1)"
 )
@@ -336,6 +337,9 @@ def build_spec(
         fields["duration_s"] = run.duration
     if "mix" in fields and "tool" not in fields:
         fields["tool"] = fields["mix"][0].tool
+    if "tool" not in fields and "arguments" not in fields:
+        # The default tool needs its argument; a named tool gets exactly what was given.
+        fields["arguments"] = dict(DEFAULT_TOOL_ARGUMENTS)
     return LoadSpec(url=url, server_pid=server_pid, scenario=scenario, **fields)
 
 

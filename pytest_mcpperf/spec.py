@@ -15,6 +15,11 @@ from typing import Any
 PATTERNS = ("throughput", "latency", "concurrent", "burst", "ramp", "stress", "soak")
 OPEN_LOOP_PATTERNS = ("throughput", "latency", "burst", "ramp", "stress", "soak")
 
+#: The tool a run calls when none is named, and its arguments when none are given:
+#: `fast_compute` takes a required integer `input` (the seed's signature).
+DEFAULT_TOOL = "fast_compute"
+DEFAULT_TOOL_ARGUMENTS: Mapping[str, Any] = {"input": 10}
+
 
 @dataclass(frozen=True)
 class ToolCall:
@@ -41,7 +46,7 @@ class LoadSpec:
     duration_s: float = 10.0
     concurrency: int = 10
     users: int = 10
-    tool: str = "fast_compute"
+    tool: str = DEFAULT_TOOL
     arguments: Mapping[str, Any] = field(default_factory=dict)
     mix: Sequence[ToolCall] = ()
     arrival: str = "constant"

@@ -26,6 +26,7 @@ from typing import Any
 
 from pytest_mcpperf.commands import positive_float, positive_int
 from pytest_mcpperf.errors import McpPerfError, TargetError
+from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
 
 EXIT_OK, EXIT_FAILED = 0, 1
 MAX_ERROR_RATE = 0.01
@@ -135,7 +136,7 @@ def default_arguments(args: argparse.Namespace) -> dict[str, Any]:
         return {"size": args.computation_size}
     if args.mode == "memory":
         return {"mb_size": args.mb_per_request}
-    return {"input": 10}
+    return dict(DEFAULT_TOOL_ARGUMENTS)
 
 
 def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:

@@ -160,3 +160,14 @@ def test_header_line() -> None:
                                 "(--perf-duration), processes 1, report json:r.json")
     assert header_line(RunSettings()).startswith("mcpperf: target bundled server, duration "
                                                   "per marker")
+
+
+def test_default_tool_gets_its_required_argument() -> None:
+    spec = build_spec(url="http://h/mcp", run=RunSettings(), marker=Scenario({}))
+    assert (spec.tool, dict(spec.arguments)) == ("fast_compute", {"input": 10})
+    named = build_spec(url="http://h/mcp", run=RunSettings(),
+                       marker=Scenario({"tool": "perf_stats"}))
+    assert (named.tool, dict(named.arguments)) == ("perf_stats", {})
+    given = build_spec(url="http://h/mcp", run=RunSettings(),
+                       marker=Scenario({"arguments": {"input": 3}}))
+    assert dict(given.arguments) == {"input": 3}
