@@ -127,6 +127,9 @@ class SelfCheck:
 
     target_rps: float = 0.0
     window_s: float = 0.0
+    # The sending part of the window: to the later of the plan's end and the last
+    # dispatch. Slow answers lengthen `window_s` but say nothing about the send rate.
+    send_window_s: float = 0.0
     dispatched: int = 0
     late_sends: int = 0
     queued_sends: int = 0
@@ -147,6 +150,7 @@ class SelfCheck:
     def merge(self, other: SelfCheck) -> None:
         self.target_rps += other.target_rps
         self.window_s = max(self.window_s, other.window_s)
+        self.send_window_s = max(self.send_window_s, other.send_window_s)
         self.dispatched += other.dispatched
         self.late_sends += other.late_sends
         self.queued_sends += other.queued_sends
@@ -177,8 +181,9 @@ def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1) -> tuple[st
             f"{check.late_sends} of {check.dispatched} sends "
             f"({100.0 * check.late_sends / check.dispatched:.1f}%) left the generator "
             f"more than {limits.late_ms:g} ms late (worst {check.max_late_ms:.0f} ms)")
-    if check.target_rps > 0 and check.window_s > 0:
-        rate = check.dispatched / check.window_s
+    send_window = check.send_window_s or check.window_s
+    if check.target_rps > 0 and send_window > 0:
+        rate = check.dispatched / send_window
         if rate < limits.send_rate_ratio * check.target_rps:
             reasons.append(f"dispatched {rate:.0f} requests/s of the {check.target_rps:g} "
                            "targeted")
@@ -209,7 +214,7 @@ def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int =
                 ) -> dict[str, Any]:
     """The report's `accuracy` object."""
     v, reason = verdict(check, limits, processes=processes)
-    window = check.window_s or 0.0
+    window = check.send_window_s or check.window_s or 0.0
     return {
         "verdict": v,
         "reason": reason,

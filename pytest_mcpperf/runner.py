@@ -266,6 +266,7 @@ class _Generator:
         self.t0 = 0.0
         self.measure_from = 0.0
         self.last_done = 0.0
+        self.last_dispatch = 0.0
         self.target: dict[str, Any] = {}
         self.ssl = tls_context(spec)
 
@@ -334,7 +335,7 @@ class _Generator:
         gc_tracker.install()
         self.t0 = self.clock()
         self.measure_from = self.t0 + self.spec.warmup_s
-        self.last_done = self.measure_from
+        self.last_done = self.last_dispatch = self.measure_from
         ticker = loop.create_task(self._ticker())
         lag = loop.create_task(self._lag_probe())
         cpu = accuracy.CpuMeter(self.clock, time.process_time)
@@ -348,8 +349,11 @@ class _Generator:
             gc_tracker.remove()
             ticker.cancel()
             lag.cancel()
-        end = max(self.last_done, self.measure_from + self.spec.duration_s)
+        plan_end = self.measure_from + self.spec.duration_s
+        end = max(self.last_done, plan_end)
         self.check.window_s = max(1e-9, min(end, self.clock()) - self.measure_from)
+        send_end = max(self.last_dispatch, plan_end)
+        self.check.send_window_s = max(1e-9, min(send_end, self.clock()) - self.measure_from)
         self.check.gc_total_s, self.check.gc_max_s = gc_tracker.total_s, gc_tracker.max_s
         self.check.cpu_percent = [cpu.percent()]
         self.check.host_busy_percent = host.percent()
@@ -407,6 +411,7 @@ class _Generator:
                 now = clock()
             if due >= measure_from:
                 check.dispatch(now - due, limits)
+                self.last_dispatch = now
                 self.recorder.stats.scheduled += 1
             queue.put_nowait((due, k + j * n))
 

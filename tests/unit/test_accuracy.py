@@ -119,3 +119,23 @@ def test_saturated_host_with_a_busy_generator_is_client_bound() -> None:
     # a saturated host where the generator is a small consumer: the server is the limit
     assert accuracy.verdict(_check(cpu_percent=[20.0], host_busy_percent=99.0),
                             Limits())[0] == "valid"
+
+
+def test_slow_answers_do_not_lower_the_send_rate() -> None:
+    # 50 requests sent on time over 1 s; the last answer came 0.1 s after the plan's end.
+    c = SelfCheck(target_rps=50.0, window_s=1.1, send_window_s=1.0, cpu_percent=[5.0])
+    for _ in range(50):
+        c.dispatch(0.0, Limits())
+    verdict, _ = accuracy.verdict(c, Limits())
+    assert verdict == "valid"
+    assert accuracy.report_dict(c, Limits(), sent=50)["achieved_send_rps"] == 50.0
+
+
+def test_a_send_window_past_the_plan_is_client_bound() -> None:
+    # The same 50 sends took 1.25 s to leave: 40/s of the 50/s targeted.
+    c = SelfCheck(target_rps=50.0, window_s=1.3, send_window_s=1.25, cpu_percent=[5.0])
+    for _ in range(50):
+        c.dispatch(0.0, Limits())
+    verdict, reason = accuracy.verdict(c, Limits())
+    assert verdict == "client_bound"
+    assert "dispatched 40 requests/s of the 50 targeted" in reason
