@@ -7,6 +7,8 @@ holding the global options, so that they are accepted before or after the subcom
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080/mcp"
 
@@ -28,6 +30,28 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object given on the command line (tool arguments)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: pass an object such as "
+                                         "'{\"input\": 5}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object: wrap it in {{...}}")
     return value
 
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mcpperf.commands import positive_float, positive_int
+from pytest_mcpperf.commands import json_object, non_negative_float, positive_float, positive_int
 from pytest_mcpperf.errors import McpPerfError, TargetError
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
 
@@ -54,24 +53,6 @@ MODES = {
 }
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 def _run_options() -> argparse.ArgumentParser:
@@ -80,9 +61,9 @@ def _run_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("run options")
     g.add_argument("--tool", metavar="NAME", default=None,
                    help="call this tool instead of the subcommand's (default: per subcommand)")
-    g.add_argument("--arguments", metavar="JSON", type=_json_object, default=None,
+    g.add_argument("--arguments", metavar="JSON", type=json_object, default=None,
                    help="tool arguments as a JSON object (default: per subcommand)")
-    g.add_argument("--warmup-seconds", metavar="S", type=_non_negative_float, default=0.0,
+    g.add_argument("--warmup-seconds", metavar="S", type=non_negative_float, default=0.0,
                    help="send but do not record for this long first (default: 0)")
     g.add_argument("--timeout-seconds", metavar="S", type=positive_float, default=30.0,
                    help="per-request timeout, counted from the intended send time "

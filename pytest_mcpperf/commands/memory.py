@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mcpperf.commands import positive_float, positive_int
+from pytest_mcpperf.commands import json_object, positive_float, positive_int
 from pytest_mcpperf.commands.serving import (
     Runner,
     Target,
@@ -76,19 +76,9 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
                    help="requests sent before the sample at time zero (default: 200)")
     p.add_argument("--tool", metavar="NAME", default="fast_compute",
                    help="tool called by every request (default: fast_compute)")
-    p.add_argument("--arguments", metavar="JSON", type=_json_object, default={"input": 5},
+    p.add_argument("--arguments", metavar="JSON", type=json_object, default={"input": 5},
                    help='its arguments as a JSON object (default: {"input": 5})')
 
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: pass an object such as "
-                                         "'{\"input\": 5}'") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object: wrap it in {{...}}")
-    return value
 
 
 def split_evenly(total: int, pieces: int) -> list[int]:
