@@ -7,13 +7,12 @@ them with fakes.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from pytest_mcpperf.control import probe_protocol_version
 from pytest_mcpperf.criteria import check_thresholds, failure_message
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
@@ -22,10 +21,8 @@ from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import SpawnedServer, wait_reachable
 
 if TYPE_CHECKING:  # httpx is imported on first use: plugin start-up stays fast
-    import httpx
+    pass
 
-MODERN = "2026-07-28"
-LEGACY = "2025-11-25"
 RESULT_PROPERTY = "mcpperf/result"
 
 
@@ -116,52 +113,6 @@ def start_server(run: RunSettings) -> McpServer:
     spawned = SpawnedServer(run.server_cmd or None, startup_timeout_s=run.startup_timeout)
     spawned.start()
     return McpServer(spawned.url, spawned.pid, spawned)
-
-
-def _rpc(client: httpx.Client, url: str, method: str, params: dict[str, Any],
-         headers: Mapping[str, str]) -> httpx.Response:
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    return client.post(url, json=body, headers={
-        "Accept": "application/json, text/event-stream", **headers})
-
-
-def _result(response: httpx.Response) -> dict[str, Any] | None:
-    """The JSON-RPC result of a JSON or SSE response, None for an error."""
-    text = response.text
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        datas = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        text = next((d for d in reversed(datas) if '"id"' in d), "{}")
-    with contextlib.suppress(ValueError):
-        message = json.loads(text)
-        if isinstance(message, dict) and isinstance(message.get("result"), dict):
-            return cast(dict[str, Any], message["result"])
-    return None
-
-
-def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
-    """Ask the server: `server/discover` (2026-07-28) first, then a legacy `initialize`."""
-    import httpx
-
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientCapabilities": {}}
-    with httpx.Client(timeout=timeout_s) as client:
-        modern = _rpc(client, url, "server/discover", {"_meta": meta},
-                      {"MCP-Protocol-Version": MODERN, "Mcp-Method": "server/discover"})
-        if modern.status_code == 200 and _result(modern) is not None:
-            return MODERN
-        init = _rpc(client, url, "initialize", {
-            "protocolVersion": LEGACY, "capabilities": {},
-            "clientInfo": {"name": "pytest-mcpperf", "version": "probe"}}, {})
-        result = _result(init)
-        session = init.headers.get("mcp-session-id")
-        if session:  # end the probe's session so it does not linger on the server
-            with contextlib.suppress(httpx.HTTPError):
-                client.delete(url, headers={"Mcp-Session-Id": session})
-    if result is None or not isinstance(result.get("protocolVersion"), str):
-        raise TargetError(f"the server at {url} answered neither server/discover nor "
-                          f"initialize (HTTP {init.status_code}); check that the URL is an "
-                          "MCP Streamable HTTP endpoint (usually ending in /mcp)")
-    return str(result["protocolVersion"])
 
 
 # ---------------------------------------------------------------- perf_client

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from pytest_mcpperf import LoadResult, LoadSpec
@@ -34,10 +33,10 @@ from pytest_mcpperf.commands.stress import (
     stress_with_recovery,
     with_stress_report,
 )
+from pytest_mcpperf.control import list_tools
 from pytest_mcpperf.memory import analyze
 from pytest_mcpperf.stress import combine
 
-MODERN = "2026-07-28"
 PROBE = LoadSpec(url="", pattern="throughput", rate=20.0, duration_s=1.0, concurrency=2,
                  tool="fast_compute", arguments={"input": 5}, timeout_s=5.0,
                  scenario="stress probe")
@@ -48,48 +47,6 @@ POLICY = ProbePolicy(baseline_intervals=2, hold_intervals=2, timeout_s=60.0, int
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_tools(*names): the scenario calls these tools; "
                             "it is skipped on a server that does not list them")
-
-
-def _post(client: httpx.Client, url: str, body: dict[str, Any],
-          headers: Mapping[str, str]) -> httpx.Response:
-    return client.post(url, json=body, headers={
-        "Accept": "application/json, text/event-stream", **headers})
-
-
-def _json_result(resp: httpx.Response) -> dict[str, Any]:
-    text = resp.text
-    if resp.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [ln[5:].strip() for ln in text.splitlines() if ln.startswith("data:")]
-        text = next((d for d in reversed(data) if '"result"' in d), "{}")
-    message = httpx.Response(200, content=text.encode()).json()
-    return message.get("result", {}) if isinstance(message, dict) else {}
-
-
-def list_tools(url: str, protocol_version: str) -> set[str]:
-    """Tool names from one page of tools/list, in the server's protocol era."""
-    with httpx.Client(timeout=5.0) as client:
-        if protocol_version == MODERN:
-            meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
-                    "io.modelcontextprotocol/clientCapabilities": {}}
-            resp = _post(client, url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list",
-                                       "params": {"_meta": meta}},
-                         {"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
-        else:
-            init = _post(client, url, {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                       "params": {"protocolVersion": protocol_version,
-                                                  "capabilities": {}, "clientInfo": {
-                                                      "name": "mcpperf-scenarios",
-                                                      "version": "1"}}}, {})
-            headers = {"MCP-Protocol-Version": protocol_version}
-            if sid := init.headers.get("mcp-session-id"):
-                headers["Mcp-Session-Id"] = sid
-            _post(client, url, {"jsonrpc": "2.0", "method": "notifications/initialized"},
-                  headers)
-            resp = _post(client, url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list",
-                                       "params": {}}, headers)
-            if sid:
-                client.delete(url, headers=headers)
-    return {t.get("name", "") for t in _json_result(resp).get("tools", [])}
 
 
 @pytest.fixture(scope="session")
