@@ -26,7 +26,7 @@ from pytest_mcpperf.fixtures import (
     start_server,
 )
 from pytest_mcpperf.monitor import ServerMonitor
-from pytest_mcpperf.session import PerfSession, encode, session_key
+from pytest_mcpperf.session import PerfSession, recorder, session_key
 from pytest_mcpperf.summary import client_bound_note, render
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
@@ -153,7 +153,7 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfCl
             pytest.fail(str(exc), pytrace=False)
 
     return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
-                      record=lambda entry: item.user_properties.append(encode(entry)),
+                      record=recorder(item),
                       progress=_progress_lines(request.config, item.name))
 
 

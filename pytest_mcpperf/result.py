@@ -24,6 +24,9 @@ class Section(Mapping[str, Any]):
         self._path = path
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in Section.__slots__:
+            # copy/pickle probes, and a half-built object: never look these up as keys
+            raise AttributeError(name)
         try:
             return _wrap(self._data[name], f"{self._path}{name}.")
         except KeyError:
@@ -49,11 +52,20 @@ def _wrap(value: Any, path: str) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """Plain dicts all the way down (a report may hold Sections of another result)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 class LoadResult(Section):
     """The outcome of one load run (the report object of DESIGN.md)."""
 
     def __init__(self, report: Mapping[str, Any]) -> None:
-        super().__init__(report)
+        super().__init__(report._data if isinstance(report, Section) else report)
 
     @property
     def error_rate(self) -> float:
@@ -69,7 +81,7 @@ class LoadResult(Section):
         return verdict == "client_bound"
 
     def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(dict(self._data))
+        return copy.deepcopy(_plain(self._data))
 
     def __repr__(self) -> str:
         d = self._data

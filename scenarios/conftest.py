@@ -10,9 +10,10 @@ Helpers for the scenarios that are more than one run:
 
 - `stress_check(stress)`: light probe for a baseline, run `stress()`, probe until the
   server is back in the baseline's range; returns the stress result with `stress` added
-  (reliability, grade, recovery_s, server_alive).
+  (reliability, grade, recovery_s, server_alive), recorded for the summary and report.
 - `memory_series(...)`: warm up, sample the server's RSS at time zero and after each
-  chunk of requests; returns the result with `memory` added (verdict, bytes/request...).
+  chunk of requests; returns the result with `memory` added (verdict, bytes/request...),
+  recorded for the summary and report.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _as_list(value: LoadResult | list[LoadResult]) -> list[LoadResult]:
 
 
 @pytest.fixture
-def stress_check(mcp_server: Any, load_engine: Any
+def stress_check(mcp_server: Any, load_engine: Any, perf_client: Any
                  ) -> Callable[[Callable[[], LoadResult | list[LoadResult]]], LoadResult]:
     """Baseline probe -> `stress()` -> probe until recovered (at most 60 s)."""
     probe = PROBE.replace(url=mcp_server.url)
@@ -87,12 +88,13 @@ def stress_check(mcp_server: Any, load_engine: Any
     def check(stress: Callable[[], LoadResult | list[LoadResult]]) -> LoadResult:
         ph = stress_with_recovery(lambda: _as_list(stress()), lambda: load_engine.run(probe),
                                   mcp_server.alive, time.monotonic, POLICY)
-        return with_stress_report(ph, analyze_phases(ph, hold=POLICY.hold_intervals))
+        result = with_stress_report(ph, analyze_phases(ph, hold=POLICY.hold_intervals))
+        return perf_client.record(result)  # the stress run, reported with its `stress`
     return check
 
 
 @pytest.fixture
-def memory_series(mcp_server: Any, load_engine: Any
+def memory_series(mcp_server: Any, load_engine: Any, perf_client: Any
                   ) -> Callable[[LoadSpec, int], LoadResult]:
     """`memory_series(spec, chunks)`: rate x duration requests of `spec`, in chunks."""
     if mcp_server.pid is None:
@@ -110,7 +112,7 @@ def memory_series(mcp_server: Any, load_engine: Any
         first, peak, last = (m.samples[0].rss_bytes, max(s.rss_bytes for s in m.samples),
                              m.samples[-1].rss_bytes)
         mb = 1024 * 1024
-        return LoadResult({
+        return perf_client.record({
             "scenario": spec.scenario, "pattern": spec.pattern,
             "requests": {"scheduled": t.scheduled, "sent": t.sent, "completed": t.completed,
                          "ok": t.ok, "failed": t.failed},

@@ -78,3 +78,32 @@ def test_progress_lines_every_five_seconds() -> None:
                                  rps=1.0))
     assert lines == ["mcpperf t: 5s, sent 5, ok 5, failed 0, 1 rps",
                      "mcpperf t: 10s, sent 10, ok 10, failed 0, 1 rps"]
+
+
+def test_record_replaces_the_run_it_extends_and_adds_others() -> None:
+    client, _, events = make_client()
+    run = client.run()
+    stamped = LoadResult({**run.to_dict(), "started_at": "t1"})
+    client.results[-1] = stamped
+    extended = client.record({**stamped.to_dict(), "stress": {"grade": "GOOD"}})
+    assert client.results == [extended]  # replaced, not added
+    assert extended.stress.grade == "GOOD"
+    other = client.record(LoadResult({"memory": {"verdict": "stable"}}))
+    assert client.results == [extended, other]
+    assert events[-1] == {"memory": {"verdict": "stable"}}
+
+
+def test_recorder_replaces_the_entry_with_the_same_start() -> None:
+    from types import SimpleNamespace as Item
+
+    from pytest_mcpperf.session import recorder
+
+    item = Item(user_properties=[("other", "x")])
+    record = recorder(item)  # type: ignore[arg-type]
+    record({"started_at": "t1", "throughput_rps": 1.0})
+    record({"started_at": "t2", "throughput_rps": 2.0})
+    record({"started_at": "t1", "throughput_rps": 1.0, "stress": {"grade": "GOOD"}})
+    record({"memory": {"verdict": "stable"}})
+    names = [name for name, _ in item.user_properties]
+    assert names == ["other", "mcpperf/result", "mcpperf/result", "mcpperf/result"]
+    assert '"stress"' in item.user_properties[1][1]

@@ -35,3 +35,15 @@ def test_to_dict_is_a_copy() -> None:
     d = result.to_dict()
     d["requests"]["ok"] = 0
     assert result.requests.ok == 990
+
+
+def test_a_result_of_a_result_and_copies_of_it() -> None:
+    import copy
+
+    inner = LoadResult(_report())
+    outer = LoadResult(inner)
+    assert outer.latency_ms.p99 == 12.25
+    assert outer.to_dict() == _report()
+    assert copy.deepcopy(inner.latency_ms)["p99"] == 12.25
+    nested = LoadResult({**_report(), "stress": inner.requests})
+    assert nested.to_dict()["stress"] == {"ok": 990, "failed": 10}
