@@ -5,8 +5,9 @@ without its defect: every timed call runs the server's own code in process, with
 and no sleep in it. Setup (apps, sessions, open streams) stays outside the timed part.
 
 - tool_execution: one `tools/call` through `Endpoint.route` (era pick, header / session
-  checks, tool lookup, the tool, the encoded JSON response), per tool and protocol era; and
-  one through the Quart test client (the whole ASGI app, no sockets).
+  checks, tool lookup, the tool, the encoded JSON response), per tool and protocol era;
+  fast_compute through the whole ASGI app (called as an ASGI server calls it, no sockets)
+  and through Quart's test client (which adds its own work); the event-loop floor.
 - session_management: `SessionStore` create / look up / expire with 10, 1,000 and 100,000
   live sessions; the population is the same after every timed call.
 - notification_broadcasting: one `Broadcaster.publish()` until every one of N open
@@ -127,28 +128,68 @@ def test_tool_execution_dispatch(benchmark: Any, loop: asyncio.AbstractEventLoop
     check_result(status, data, tool)
 
 
-@pytest.mark.parametrize("era", ERAS)
-def test_tool_execution_asgi(benchmark: Any, loop: asyncio.AbstractEventLoop,
-                             era: str) -> None:
-    """fast_compute through the whole Quart app (routing, request/response objects)."""
-    app = create_app(ServerConfig())
-    served: Any = app.test_app()  # entered by hand: it spans many loop runs
+@pytest.fixture
+def served(loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    """A bundled app with its startup run (`before_serving`), torn down after the test."""
+    served: Any = create_app(ServerConfig()).test_app()  # entered by hand: spans many runs
     loop.run_until_complete(served.__aenter__())
-    try:
-        client = served.test_client()
-        sessions = app.config["MCPPERF_STATE"].sessions
-        sid = sessions.create(LEGACY).id if era == LEGACY else None
-        body, raw = call_request("fast_compute", era, sid)
-        headers = {k.decode(): v.decode() for k, v in raw if k != b"host"}
+    yield served
+    loop.run_until_complete(served.__aexit__(None, None, None))
 
-        async def call() -> tuple[int, bytes]:
-            response = await client.post("/mcp", data=body, headers=headers)
-            return response.status_code, await response.get_data(as_text=False)
 
-        benchmark.group = "tool_execution"
-        status, data = benchmark(run(loop, call))
-    finally:
-        loop.run_until_complete(served.__aexit__(None, None, None))
+def legacy_session(served: Any, era: str) -> str | None:
+    return served.app.config["MCPPERF_STATE"].sessions.create(LEGACY).id if era == LEGACY else None
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_tool_execution_asgi(benchmark: Any, loop: asyncio.AbstractEventLoop, served: Any,
+                             era: str) -> None:
+    """fast_compute through the whole ASGI app, called as an ASGI server calls it: scope,
+    receive (the body, then nothing until the app is done), send (collected)."""
+    body, raw = call_request("fast_compute", era, legacy_session(served, era))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/mcp", "raw_path": b"/mcp",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
+             "server": ("127.0.0.1", 8080), "extensions": {},
+             "headers": [*raw, (b"content-length", str(len(body)).encode())]}
+    app = served.app
+
+    async def call() -> tuple[int, bytes]:
+        sent: list[dict[str, Any]] = []
+        queue = [{"type": "http.request", "body": body, "more_body": False}]
+        idle = asyncio.Event()  # a connection with nothing more to say: never set
+
+        async def receive() -> dict[str, Any]:
+            if queue:
+                return queue.pop()
+            await idle.wait()  # cancelled by the app once it has answered
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    benchmark.group = "tool_execution"
+    status, data = benchmark(run(loop, call))
+    check_result(status, data, "fast_compute")
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_tool_execution_test_client(benchmark: Any, loop: asyncio.AbstractEventLoop,
+                                    served: Any, era: str) -> None:
+    """fast_compute through Quart's test client: the ASGI path plus the client's own work."""
+    client = served.test_client()
+    body, raw = call_request("fast_compute", era, legacy_session(served, era))
+    headers = {k.decode(): v.decode() for k, v in raw if k != b"host"}
+
+    async def call() -> tuple[int, bytes]:
+        response = await client.post("/mcp", data=body, headers=headers)
+        return response.status_code, await response.get_data(as_text=False)
+
+    benchmark.group = "tool_execution"
+    status, data = benchmark(run(loop, call))
     check_result(status, data, "fast_compute")
 
 
