@@ -53,6 +53,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "error_simulation": {"error_type": "invalid"},
 }
 LIVE_SESSIONS = [10, 1_000, 100_000]
+ROUNDS = 5_000  # pedantic rounds of the O(1) session operations, one call each
 SUBSCRIBERS = [1, 100, 1_000]
 
 
@@ -220,9 +221,9 @@ class Population:
         session.last_seen -= self.store.idle_timeout_s + 1
         return session
 
-    def rounds(self) -> int:
-        """Rounds for the per-call benchmarks: about the same total time at every size."""
-        return max(20, min(5_000, 2_000_000 // self.live))
+    def sweep_rounds(self) -> int:
+        """A sweep is O(live): fewer rounds for more sessions, about the same total time."""
+        return max(50, min(5_000, 2_000_000 // self.live))
 
 
 @pytest.fixture(scope="module", params=LIVE_SESSIONS, ids=lambda n: f"{n}-live")
@@ -241,7 +242,7 @@ def test_session_management_create(benchmark: Any, population: Population) -> No
 
     benchmark.group = "session_management"
     session = benchmark.pedantic(create, teardown=lambda: store.delete(made.pop()),
-                                 rounds=population.rounds(), warmup_rounds=10)
+                                 rounds=ROUNDS, warmup_rounds=10)
     assert session.protocol_version == LEGACY
     for sid in made:  # a disabled benchmark skips teardown: this one is still there
         assert store.delete(sid)
@@ -264,7 +265,7 @@ def test_session_management_expire_sweep(benchmark: Any, population: Population)
 
     benchmark.group = "session_management"
     expired = benchmark.pedantic(population.store.sweep, setup=setup,
-                                 rounds=population.rounds())
+                                 rounds=population.sweep_rounds())
     assert expired == 1
     assert len(population.store) == population.live
 
@@ -276,7 +277,7 @@ def test_session_management_expire_on_lookup(benchmark: Any, population: Populat
 
     benchmark.group = "session_management"
     found = benchmark.pedantic(population.store.get, setup=setup,
-                               rounds=population.rounds(), warmup_rounds=10)
+                               rounds=ROUNDS, warmup_rounds=10)
     assert found is None
     assert len(population.store) == population.live
 
@@ -348,7 +349,7 @@ def test_notification_broadcasting(benchmark: Any, listeners: Listeners) -> None
     benchmark.group = "notification_broadcasting"
     sent, events = benchmark.pedantic(run(listeners.loop, listeners.deliver),
                                       setup=listeners.park,
-                                      rounds=max(30, 3_000 // count), warmup_rounds=3)
+                                      rounds=max(50, 3_000 // count), warmup_rounds=3)
     assert sent == count
     for sub, event in enumerate(events):
         assert b"notifications/tools/list_changed" in event
