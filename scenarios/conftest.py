@@ -123,12 +123,3 @@ def memory_series(mcp_server: Any, load_engine: Any, perf_client: Any
         })
     return series
 
-
-# -- micro-benchmarks (test_micro_benchmarks.py) ------------------------------------------
-@pytest.hookimpl(specname="pytest_configure", tryfirst=True)
-def pytest_configure_benchmarks(config: pytest.Config) -> None:
-    """Benchmarks only run their body once unless asked to measure: plain `pytest` (and
-    `pytest -n N`, where pytest-benchmark would otherwise warn) stays fast. Measure with
-    `--benchmark-enable` (or `--benchmark-only`)."""
-    if hasattr(config.option, "benchmark_disable") and not config.option.benchmark_only:
-        config.option.benchmark_disable = True
