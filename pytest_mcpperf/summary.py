@@ -41,7 +41,7 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
         _errors(entry),
         _num(_get(entry, "server", "rss_mb", "peak")),
         str(entry.get("outcome", "?")),
-        str(_get(entry, "accuracy", "verdict") or "-"),
+        str(_get(entry, "accuracy", "verdict") or _get(entry, "memory", "verdict") or "-"),
     )
 
 
