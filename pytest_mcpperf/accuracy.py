@@ -39,7 +39,10 @@ class Limits:
     loop_lag_p99_ms: float = 20.0
     gc_fraction: float = 0.02        # GC pauses over this share of the window
     cpu_percent: float = 90.0        # of one core, per generator process
-    host_busy_percent: float = 95.0  # all cores together ...
+    # All cores together ... Measured here: two generator processes beside nginx-mcp on
+    # 2 cores held the host at 88-91% while wrk showed the server had 60% headroom, so
+    # "nearly saturated" starts well below 100%.
+    host_busy_percent: float = 85.0
     host_share_cpu_percent: float = 50.0  # ... while the generator used this much
 
 

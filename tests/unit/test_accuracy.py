@@ -139,3 +139,13 @@ def test_a_send_window_past_the_plan_is_client_bound() -> None:
     verdict, reason = accuracy.verdict(c, Limits())
     assert verdict == "client_bound"
     assert "dispatched 40 requests/s of the 50 targeted" in reason
+
+
+def test_host_at_88_percent_with_two_half_busy_generators_is_client_bound() -> None:
+    # Measured beside nginx-mcp on 2 cores: two generators at 53% each, host 88% busy.
+    c = _check(cpu_percent=[52.9, 53.9], host_busy_percent=88.0)
+    verdict, reason = accuracy.verdict(c, Limits(), processes=2)
+    assert verdict == "client_bound"
+    assert "host CPUs 88% busy" in reason
+    assert accuracy.verdict(_check(cpu_percent=[53.0], host_busy_percent=80.0),
+                            Limits())[0] == "valid"
