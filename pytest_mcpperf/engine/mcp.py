@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_mcpperf import __version__
 from pytest_mcpperf.engine.http import (
     Endpoint,
     HttpConnection,
@@ -32,7 +33,7 @@ MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 PROTOCOLS = ("auto", "modern", "legacy")
 PROTOCOL_ALIASES = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy"}
-CLIENT_INFO = {"name": "mcpperf", "version": "0.1.0"}
+CLIENT_INFO = {"name": "mcpperf", "version": __version__}
 ACCEPT = "application/json, text/event-stream"
 
 # Outcome classes (DESIGN.md rule 5); small ints on the hot path.
