@@ -101,8 +101,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         for mark in reversed(markers):
             kwargs.update(cfg.marker_kwargs(mark.args, mark.kwargs, "marker load"))
         item.stash[scenario_key] = cfg.parse_scenario(kwargs, "marker load")
+        return
     except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        error = str(exc)
+    pytest.fail(error, pytrace=False)  # outside `except`: the message alone, no chain
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -126,7 +128,11 @@ def mcp_server(pytestconfig: pytest.Config) -> Iterator[McpServer]:
     try:
         server = start_server(pytestconfig.stash[session_key].settings)
     except (TargetError, ConfigError) as exc:
-        pytest.fail(str(exc), pytrace=False)
+        error = str(exc)
+    else:
+        error = ""
+    if error:
+        pytest.fail(error, pytrace=False)  # outside `except`: the message alone, no chain
     try:
         yield server
     finally:
@@ -149,8 +155,10 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfCl
     def check_server() -> None:
         try:
             mcp_server.check_alive()
+            return
         except TargetError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            error = str(exc)
+        pytest.fail(error, pytrace=False)
 
     return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
                       record=recorder(item),

@@ -94,6 +94,8 @@ def test_bad_marker_keyword_fails_only_that_test(fake_project: FakeProject) -> N
         "duration, *; fix the spelling or remove it",
         "*invalid rate 'lots' from marker load: expected a number greater than 0, e.g. 10",
     ])
+    # the message alone: no chained "During handling of the above exception" repeat
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
 def test_bad_override_names_run(fake_project: FakeProject) -> None:
