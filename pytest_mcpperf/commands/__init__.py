@@ -13,31 +13,29 @@ from typing import Any
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080/mcp"
 
 
-def _positive_int(text: str) -> int:
+def _parse(text: str, kind: type[int] | type[float], what: str) -> float:
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = int(_parse(text, int, "integer"))
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+def positive_float(text: str) -> float:
+    value = _parse(text, float, "number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    value = _parse(text, float, "number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
@@ -55,8 +53,6 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
-positive_int = _positive_int
-positive_float = _positive_float
 
 
 def common_options(*, suppress: bool) -> argparse.ArgumentParser:
@@ -77,11 +73,11 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     g.add_argument("--server-cmd", metavar="CMD", default=d(None),
                    help="spawn this server command instead, '{port}' replaced by a free "
                    "port (default: the bundled server)")
-    g.add_argument("--concurrency", metavar="N", type=_positive_int, default=d(10),
+    g.add_argument("--concurrency", metavar="N", type=positive_int, default=d(10),
                    help="connections (open loop) or users (closed loop) (default: 10)")
-    g.add_argument("--duration-seconds", metavar="S", type=_positive_float, default=d(60.0),
+    g.add_argument("--duration-seconds", metavar="S", type=positive_float, default=d(60.0),
                    help="how long to send load (default: 60)")
-    g.add_argument("--processes", metavar="N", type=_positive_int, default=d(1),
+    g.add_argument("--processes", metavar="N", type=positive_int, default=d(1),
                    help="generator processes; histograms are merged exactly (default: 1)")
     g.add_argument("--json", action="store_true", default=d(False),
                    help="print the report object (schema mcpperf/1) on stdout")
