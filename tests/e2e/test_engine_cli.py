@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_engine_raw_server import RawMcpServer
@@ -24,7 +25,10 @@ def test_text_block(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Send rate: 300.0/s" not in out
     assert "of 200/s targeted" in out
     assert "Generator: valid" in out
-    assert "[   1.0s] sent 200" in err
+    # one progress line a second; the tick may land a request or two off the plan
+    first = re.search(r"\[\s*1\.\ds\] sent (\d+) ", err)
+    assert first is not None, err
+    assert 180 <= int(first.group(1)) <= 220
 
 
 def test_json_is_the_report_only(capsys: pytest.CaptureFixture[str]) -> None:
