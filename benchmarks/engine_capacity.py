@@ -21,14 +21,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pytest_mcpperf.target import free_port, wait_reachable
+from pytest_mcpperf.target import SpawnedServer
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(os.environ.get("MCPPERF_BENCH_DIR", REPO.parent / "shared" / "bench"))
@@ -64,16 +63,9 @@ def main() -> int:
             print(f"{tool} is not installed: apt-get install -y wrk nginx-light "
                   "libnginx-mod-http-js", file=sys.stderr)
             return 2
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
-    nginx = subprocess.Popen([str(BENCH / "nginx-mcp" / "run.sh"), str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_reachable(url, 10.0)
-        return measure(url, opts.duration, opts.rounds)
-    finally:
-        nginx.send_signal(signal.SIGTERM)  # the nginx master stops its worker
-        nginx.wait(10)
+    with SpawnedServer([str(BENCH / "nginx-mcp" / "run.sh"), "{port}"],
+                       startup_timeout_s=10.0) as nginx:
+        return measure(nginx.url, opts.duration, opts.rounds)
 
 
 def measure(url: str, duration: int, rounds: int) -> int:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from pytest_mcpperf.target import free_port, wait_reachable
+from pytest_mcpperf.target import SpawnedServer
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(os.environ.get("MCPPERF_BENCH_DIR", REPO.parent / "shared" / "bench"))
@@ -43,17 +42,10 @@ def main() -> int:
     ap.add_argument("--long", type=int, default=25)
     ap.add_argument("--rate", type=int, default=2000)
     opts = ap.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
-    nginx = subprocess.Popen([str(BENCH / "nginx-mcp" / "run.sh"), str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_reachable(url, 10.0)
-        short, rs = peak_rss_mb(url, opts.short, opts.rate)
-        long, rl = peak_rss_mb(url, opts.long, opts.rate)
-    finally:
-        nginx.send_signal(signal.SIGTERM)
-        nginx.wait(10)
+    with SpawnedServer([str(BENCH / "nginx-mcp" / "run.sh"), "{port}"],
+                       startup_timeout_s=10.0) as nginx:
+        short, rs = peak_rss_mb(nginx.url, opts.short, opts.rate)
+        long, rl = peak_rss_mb(nginx.url, opts.long, opts.rate)
     for name, secs, mb, rep in (("short", opts.short, short, rs), ("long", opts.long, long, rl)):
         req = rep["requests"]
         print(f"{name}: {secs} s, {req['ok']} ok, {req['failed']} failed, "  # type: ignore[index]
