@@ -156,26 +156,6 @@ def baseline_stress_recovery(baseline_rps: float, stress_rps: float, *, baseline
 
 
 @dataclass(frozen=True)
-class Shifted:
-    """A plan delayed by `delay_s` (used to put a warmup stage in front)."""
-
-    plan: Plan
-    delay_s: float
-
-    @property
-    def duration_s(self) -> float:
-        return self.plan.duration_s + self.delay_s
-
-    @property
-    def target_rps(self) -> float:
-        return self.plan.target_rps
-
-    def offsets(self) -> Iterator[float]:
-        for t in self.plan.offsets():
-            yield t + self.delay_s
-
-
-@dataclass(frozen=True)
 class ClosedLoop:
     """N users, each sending its next request when the previous one answered."""
 

@@ -71,12 +71,6 @@ def test_stages_compose_baseline_stress_recovery() -> None:
     assert plan.target_rps == pytest.approx(8 / 4.0)
 
 
-def test_shifted() -> None:
-    plan = schedule.Shifted(schedule.Constant(2.0, 1.0), 3.0)
-    assert list(plan.offsets()) == [3.0, 3.5]
-    assert plan.duration_s == 4.0
-
-
 def test_shards_partition_the_plan_exactly() -> None:
     plan = schedule.Poisson(rate=300.0, duration_s=3.0, seed=1)
     full = list(plan.offsets())
