@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from pytest_mcpperf.criteria import (
+from pytest_mcpperf.analysis.criteria import (
     assert_error_rate,
     assert_memory_growth,
     assert_p99,

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from pytest_mcpperf.control import probe_protocol_version
-from pytest_mcpperf.criteria import check_thresholds, failure_message
+from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
+from pytest_mcpperf.engine.control import probe_protocol_version
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import RunSettings
@@ -30,7 +30,7 @@ Progress = Callable[[Any], None]
 
 
 class Engine(Protocol):
-    """The load engine's contract (`pytest_mcpperf.runner`)."""
+    """The load engine's contract (`pytest_mcpperf.engine.runner`)."""
 
     def run(self, spec: LoadSpec, *, progress: Progress | None = None) -> LoadResult: ...
 
@@ -58,7 +58,7 @@ class ProgressLines:
                    f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps")
 
 
-ENGINE_MODULE = "pytest_mcpperf.runner"
+ENGINE_MODULE = "pytest_mcpperf.engine.runner"
 
 
 def load_engine() -> Engine:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pytest_mcpperf.criteria import parse_threshold
+from pytest_mcpperf.analysis.criteria import parse_threshold
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, PATTERNS, LoadSpec, ToolCall
 from pytest_mcpperf.target import check_url, split_command

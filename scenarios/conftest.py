@@ -26,17 +26,17 @@ from typing import Any
 import pytest
 
 from pytest_mcpperf import LoadResult, LoadSpec
-from pytest_mcpperf.commands.memory import Plan, measure, split_evenly
-from pytest_mcpperf.commands.serving import Target
-from pytest_mcpperf.commands.stress import (
+from pytest_mcpperf.analysis.memory import analyze
+from pytest_mcpperf.analysis.stress import combine
+from pytest_mcpperf.cli.memory import Plan, measure, split_evenly
+from pytest_mcpperf.cli.serving import Target
+from pytest_mcpperf.cli.stress import (
     ProbePolicy,
     analyze_phases,
     stress_with_recovery,
     with_stress_report,
 )
-from pytest_mcpperf.control import list_tools
-from pytest_mcpperf.memory import analyze
-from pytest_mcpperf.stress import combine
+from pytest_mcpperf.engine.control import list_tools
 
 PROBE = LoadSpec(url="", pattern="throughput", rate=20.0, duration_s=1.0, concurrency=2,
                  tool="fast_compute", arguments={"input": 5}, timeout_s=5.0,
@@ -72,7 +72,7 @@ def _skip_without_tools(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="session")
 def load_engine() -> Any:
     """The load engine module (`run`, `arun`), for probes and measurement chunks."""
-    return importlib.import_module("pytest_mcpperf.runner")
+    return importlib.import_module("pytest_mcpperf.engine.runner")
 
 
 def _as_list(value: LoadResult | list[LoadResult]) -> list[LoadResult]:

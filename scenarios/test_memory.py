@@ -1,7 +1,7 @@
 """The seed's memory analyses: baseline bytes per request, leak detection, growth
 analysis, allocation patterns, all from the *server's* RSS (its pid), sampled at time
 zero and after each chunk of requests, and judged by the least-squares slope after a
-warm-up (pytest_mcpperf.memory).
+warm-up (pytest_mcpperf.analysis.memory).
 
 Criteria (seed): < 10 % memory growth over the run; per request < 1 KB is excellent,
 < 10 KB good; a verdict of `leak` fails.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_mcpperf import LoadResult, assert_memory_growth
-from pytest_mcpperf.memory import LEAK_BYTES_PER_REQUEST
+from pytest_mcpperf.analysis.memory import LEAK_BYTES_PER_REQUEST
 
 pytestmark = pytest.mark.needs_tools("fast_compute")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_mcpperf import cli
-from pytest_mcpperf.runner import run
+from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.spec import LoadSpec, ToolCall
 from pytest_mcpperf.target import SpawnedServer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mcpperf.runner import run
+from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import SpawnedServer
 

@@ -21,8 +21,8 @@ from typing import Any
 import httptools
 import pytest
 
+from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.errors import TargetError
-from pytest_mcpperf.runner import run
 from pytest_mcpperf.spec import LoadSpec
 
 pytestmark = pytest.mark.e2e
@@ -350,8 +350,8 @@ def test_warmup_is_sent_but_not_recorded() -> None:
                            {"rate": 20, "duration_s": 0.5}]}, "duration_s": 1.5}, 70),
 ])
 def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | None) -> None:
-    from pytest_mcpperf import schedule
-    from pytest_mcpperf.runner import build_plan
+    from pytest_mcpperf.engine import schedule
+    from pytest_mcpperf.engine.runner import build_plan
 
     with RawMcpServer() as srv:
         spec = _spec(srv.url, **kw)
@@ -362,7 +362,7 @@ def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | 
 
 
 def test_arun_inside_the_callers_loop_with_progress() -> None:
-    from pytest_mcpperf.runner import ProgressUpdate, arun
+    from pytest_mcpperf.engine.runner import ProgressUpdate, arun
 
     updates: list[ProgressUpdate] = []
 

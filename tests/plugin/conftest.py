@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 FAKE_ENGINE = textwrap.dedent('''
-    """Stands in for pytest_mcpperf.runner: figures derived from the spec, no requests."""
+    """Stands in for pytest_mcpperf.engine.runner: figures derived from the spec, no requests."""
     import sys, time, types
 
     from pytest_mcpperf.monitor import ServerMonitor
@@ -48,9 +48,9 @@ FAKE_ENGINE = textwrap.dedent('''
     async def arun(spec, *, progress=None, monitor=None):
         return run(spec)
 
-    fake = types.ModuleType("pytest_mcpperf.runner")
+    fake = types.ModuleType("pytest_mcpperf.engine.runner")
     fake.run, fake.arun = run, arun
-    sys.modules["pytest_mcpperf.runner"] = fake
+    sys.modules["pytest_mcpperf.engine.runner"] = fake
 ''')
 
 FAKE_SERVER = textwrap.dedent('''

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mcpperf import accuracy
-from pytest_mcpperf.accuracy import Limits, SelfCheck
+from pytest_mcpperf.engine import accuracy
+from pytest_mcpperf.engine.accuracy import Limits, SelfCheck
 
 
 class FakeClock:

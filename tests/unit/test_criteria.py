@@ -14,7 +14,7 @@ from pytest_mcpperf import (
     assert_recovery,
     assert_throughput,
 )
-from pytest_mcpperf.criteria import check_thresholds, failure_message, parse_threshold
+from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message, parse_threshold
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 

@@ -1,4 +1,4 @@
-"""Exact tests of the server memory analysis (pytest_mcpperf.memory)."""
+"""Exact tests of the server memory analysis (pytest_mcpperf.analysis.memory)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_mcpperf.cli import build_parser
-from pytest_mcpperf.commands.memory import (
-    growth_plan,
-    make_plan,
-    measure,
-    split_evenly,
-)
-from pytest_mcpperf.commands.serving import Target
-from pytest_mcpperf.memory import (
+from pytest_mcpperf.analysis.memory import (
     KIB,
     MIB,
     MemorySample,
@@ -27,6 +19,14 @@ from pytest_mcpperf.memory import (
     stability_percent,
     verdict_for,
 )
+from pytest_mcpperf.cli import build_parser
+from pytest_mcpperf.cli.memory import (
+    growth_plan,
+    make_plan,
+    measure,
+    split_evenly,
+)
+from pytest_mcpperf.cli.serving import Target
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 

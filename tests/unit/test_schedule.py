@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from pytest_mcpperf import schedule
+from pytest_mcpperf.engine import schedule
 
 
 def test_constant_offsets_are_computed_from_the_start() -> None:

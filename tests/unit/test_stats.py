@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from pytest_mcpperf import stats
-from pytest_mcpperf.stats import Recorder, RunStats
+from pytest_mcpperf.engine import stats
+from pytest_mcpperf.engine.stats import Recorder, RunStats
 
 
 def _uniform_ms() -> list[int]:

@@ -1,4 +1,4 @@
-"""Exact tests of the stress analysis (pytest_mcpperf.stress)."""
+"""Exact tests of the stress analysis (pytest_mcpperf.analysis.stress)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pytest_mcpperf.cli import build_parser
-from pytest_mcpperf.commands.serving import Target
-from pytest_mcpperf.commands.stress import (
-    analyze_phases,
-    results_block,
-    run_phases,
-    stress_specs,
-)
-from pytest_mcpperf.errors import TargetError
-from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.stress import (
+from pytest_mcpperf.analysis.stress import (
     BaselineRange,
     ProbeSample,
     Tally,
@@ -30,6 +19,17 @@ from pytest_mcpperf.stress import (
     reliability_percent,
     tally_from_requests,
 )
+from pytest_mcpperf.cli import build_parser
+from pytest_mcpperf.cli.serving import Target
+from pytest_mcpperf.cli.stress import (
+    analyze_phases,
+    results_block,
+    run_phases,
+    stress_specs,
+)
+from pytest_mcpperf.errors import TargetError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec
 
 
 def requests(scheduled: int, ok: int, **errors: int) -> dict[str, object]:

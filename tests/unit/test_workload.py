@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
+from pytest_mcpperf.engine.workload import Workload
 from pytest_mcpperf.spec import ToolCall
-from pytest_mcpperf.workload import Workload
 
 
 def test_single_tool_is_always_index_zero() -> None:

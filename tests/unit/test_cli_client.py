@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_mcpperf import cli
-from pytest_mcpperf.commands import client
+from pytest_mcpperf.cli import client
 
 
 def _parse(*argv: str) -> object:

@@ -88,7 +88,7 @@ def open_target(args: argparse.Namespace) -> Iterator[Target]:
 
 def engine() -> Any:
     """The load engine module (`run`, `arun`), imported late so `--help` stays fast."""
-    return importlib.import_module("pytest_mcpperf.runner")
+    return importlib.import_module("pytest_mcpperf.engine.runner")
 
 
 def default_runner() -> Runner:

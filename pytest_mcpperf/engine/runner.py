@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytest_mcpperf import accuracy, schedule
+from pytest_mcpperf.engine import accuracy, schedule
 from pytest_mcpperf.engine.http import (
     Endpoint,
     HttpConnection,
@@ -53,11 +53,11 @@ from pytest_mcpperf.engine.mcp import (
     classify,
     transport_outcome,
 )
+from pytest_mcpperf.engine.stats import Recorder, RunStats
+from pytest_mcpperf.engine.workload import Workload
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import OPEN_LOOP_PATTERNS, LoadSpec, ToolCall
-from pytest_mcpperf.stats import Recorder, RunStats
-from pytest_mcpperf.workload import Workload
 
 Clock = Callable[[], float]
 DRAIN_GRACE_S = 1.0
@@ -165,7 +165,7 @@ def _loop_run(coro: Coroutine[Any, Any, LoadResult]) -> LoadResult:
 
 async def _measure(spec: LoadSpec, monitor: ServerMonitorLike | None,
                    body: Callable[[], Awaitable[list[ShardResult]]]) -> LoadResult:
-    from pytest_mcpperf import report
+    from pytest_mcpperf.engine import report
 
     mon = monitor if monitor is not None else _default_monitor(spec)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
@@ -539,7 +539,7 @@ def _spawn_gateway(index: int, spec: LoadSpec) -> Any:
     return execnet.makegateway(f"popen//python={sys.executable}//id=mcpperf-gen-{index}")
 
 
-WORKER_SOURCE = "from pytest_mcpperf.runner import worker_main; worker_main(channel)"
+WORKER_SOURCE = "from pytest_mcpperf.engine.runner import worker_main; worker_main(channel)"
 
 
 def worker_main(channel: Channel) -> None:

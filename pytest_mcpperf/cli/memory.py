@@ -2,7 +2,7 @@
 
 Each mode warms the server up, samples the server's RSS (its pid and descendants) at time
 zero, then sends load in chunks through the load engine and samples RSS after each chunk,
-when nothing is in flight. `pytest_mcpperf.memory.analyze` fits RSS against requests:
+when nothing is in flight. `pytest_mcpperf.analysis.memory.analyze` fits RSS against requests:
 
     baseline          --request-count N (default 100): memory per request, efficiency
     leak-detection    --iterations N (default 10000): slope -> stable | moderate | leak
@@ -23,16 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mcpperf.commands import json_object, positive_float, positive_int
-from pytest_mcpperf.commands.serving import (
-    Runner,
-    Target,
-    add_target_options,
-    default_runner,
-    open_target,
-)
-from pytest_mcpperf.errors import ConfigError, McpPerfError, TargetError
-from pytest_mcpperf.memory import (
+from pytest_mcpperf.analysis.memory import (
     KIB,
     MIB,
     MemoryAnalysis,
@@ -41,9 +32,18 @@ from pytest_mcpperf.memory import (
     efficiency_requests_per_mb,
     per_request_rating,
 )
+from pytest_mcpperf.analysis.stress import Tally, combine, tally_from_requests
+from pytest_mcpperf.cli.options import json_object, positive_float, positive_int
+from pytest_mcpperf.cli.serving import (
+    Runner,
+    Target,
+    add_target_options,
+    default_runner,
+    open_target,
+)
+from pytest_mcpperf.errors import ConfigError, McpPerfError, TargetError
 from pytest_mcpperf.result import SCHEMA
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.stress import Tally, combine, tally_from_requests
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_CHUNKS = 20

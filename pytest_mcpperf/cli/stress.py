@@ -30,12 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from pytest_mcpperf.commands import positive_float, positive_int
-from pytest_mcpperf.commands.serving import Target, add_target_options, engine, open_target
-from pytest_mcpperf.errors import ConfigError, McpPerfError
-from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import LoadSpec, ToolCall
-from pytest_mcpperf.stress import (
+from pytest_mcpperf.analysis.stress import (
     BaselineRange,
     ProbeSample,
     StressAnalysis,
@@ -48,6 +43,11 @@ from pytest_mcpperf.stress import (
     recovery_time,
     tally_from_requests,
 )
+from pytest_mcpperf.cli.options import positive_float, positive_int
+from pytest_mcpperf.cli.serving import Target, add_target_options, engine, open_target
+from pytest_mcpperf.errors import ConfigError, McpPerfError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec, ToolCall
 
 EXIT_OK, EXIT_FAILED = 0, 1
 RunMany = Callable[[Sequence[LoadSpec]], list[LoadResult]]

@@ -24,7 +24,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from pytest_mcpperf import stats
+from pytest_mcpperf.engine import stats
 
 Clock = Callable[[], float]
 

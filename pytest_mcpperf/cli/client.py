@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mcpperf.commands import json_object, non_negative_float, positive_float, positive_int
+from pytest_mcpperf.cli.options import json_object, non_negative_float, positive_float, positive_int
 from pytest_mcpperf.errors import McpPerfError, TargetError
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
 
@@ -167,7 +167,7 @@ class ProgressLine:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pytest_mcpperf import report, runner
+    from pytest_mcpperf.engine import report, runner
 
     progress = ProgressLine()
     try:

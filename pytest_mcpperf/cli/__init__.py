@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_mcpperf import __version__
-from pytest_mcpperf.commands import common_options
+from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
 
 COMMANDS = ("server", "client", "stress", "memory")
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options(suppress=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"pytest_mcpperf.commands.{name}")
+        module = importlib.import_module(f"pytest_mcpperf.cli.{name}")
         module.register(sub, common)
     return parser
 

@@ -6,12 +6,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_mcpperf import accuracy, stats
+from pytest_mcpperf.engine import accuracy, stats
 from pytest_mcpperf.result import SCHEMA
 from pytest_mcpperf.spec import LoadSpec
 
 if TYPE_CHECKING:
-    from pytest_mcpperf.runner import ShardResult
+    from pytest_mcpperf.engine.runner import ShardResult
 
 
 def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
