@@ -1,9 +1,13 @@
 """Every error pytest-mcpperf raises on purpose, in one place.
 
-Messages say what went wrong and end with what to do about it.
+Messages say what went wrong and end with what to do about it. Errors of a single
+request (`RequestError` and below) carry the report's error class and code, so a run
+classifies them by type, never by message text.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class McpPerfError(Exception):
@@ -20,3 +24,33 @@ class TargetError(McpPerfError):
 
 class ProtocolError(McpPerfError):
     """The server answered something that is not valid MCP."""
+
+
+class RequestError(McpPerfError):
+    """One request failed below MCP; `error_class` and `code` are what the report counts.
+
+    Codes are short and stable: `refused`, `reset`, `closed`, `connect_timeout`,
+    `bad_http`, `tls`, `os_error` (transport), `timeout` (deadline).
+    """
+
+    error_class: ClassVar[str] = "transport"
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail or code
+
+
+class TransportError(RequestError):
+    """The connection failed: refused, reset, closed early, not HTTP, TLS."""
+
+    error_class = "transport"
+
+
+class RequestTimeout(RequestError):
+    """No complete response before the request's deadline."""
+
+    error_class = "timeout"
+
+    def __init__(self, code: str = "timeout", detail: str = "") -> None:
+        super().__init__(code, detail)

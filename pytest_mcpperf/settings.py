@@ -19,13 +19,12 @@ from typing import Any, Protocol
 
 from pytest_mcpperf.analysis.criteria import parse_threshold
 from pytest_mcpperf.errors import ConfigError
-from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, PATTERNS, LoadSpec, ToolCall
+from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec, ToolCall
 from pytest_mcpperf.target import check_url, split_command
+from pytest_mcpperf.vocabulary import ARRIVALS, PATTERNS, PROTOCOLS
 
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
 REPORT_FORMATS = ("json",)
-ARRIVALS = ("constant", "poisson")
-PROTOCOLS = ("auto", "modern", "legacy")  # modern = 2026-07-28, legacy = initialize era
 
 
 class ConfigLike(Protocol):

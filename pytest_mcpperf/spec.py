@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PATTERNS = ("throughput", "latency", "concurrent", "burst", "ramp", "stress", "soak")
-OPEN_LOOP_PATTERNS = ("throughput", "latency", "burst", "ramp", "stress", "soak")
-
 #: The tool a run calls when none is named, and its arguments when none are given:
 #: `fast_compute` takes a required integer `input` (the seed's signature).
 DEFAULT_TOOL = "fast_compute"

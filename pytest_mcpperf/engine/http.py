@@ -18,14 +18,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from pytest_mcpperf.engine.sse import SseDecoder, SseEvent
-
-
-class TransportError(Exception):
-    """Connection refused, reset or closed before a whole response arrived."""
-
-
-class RequestTimeout(Exception):
-    """No whole response before the request's deadline."""
+from pytest_mcpperf.errors import RequestTimeout, TransportError
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +85,15 @@ class HttpConnection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:  # pragma: no cover - we never upgrade
-            self._fail(TransportError("unexpected protocol upgrade"))
+            self._fail(TransportError("bad_http", "unexpected protocol upgrade"))
         except httptools.HttpParserError as exc:
-            self._fail(TransportError(f"bad HTTP response: {exc}"))
+            self._fail(TransportError("bad_http", f"bad HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(TransportError(f"connection closed: {exc or 'by the server'}"))
+        code = "reset" if isinstance(exc, ConnectionResetError | BrokenPipeError) else (
+            "tls" if isinstance(exc, ssl_module.SSLError) else "closed")
+        self._fail(TransportError(code, f"connection closed: {exc or 'by the server'}"))
 
     # -- httptools callbacks ----------------------------------------------------
     def on_message_begin(self) -> None:
@@ -142,7 +137,7 @@ class HttpConnection(asyncio.Protocol):
         """
         waiter: asyncio.Future[Response] = self._loop.create_future()
         if self.closed or self._transport is None:
-            waiter.set_exception(TransportError("connection is closed"))
+            waiter.set_exception(TransportError("closed", "connection is closed"))
             return waiter
         self._waiter = waiter
         self._timer = self._loop.call_at(deadline, self._on_timeout)
@@ -164,7 +159,7 @@ class HttpConnection(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         self.abort()
         if waiter is not None and not waiter.done():
-            waiter.set_exception(RequestTimeout("no response before the deadline"))
+            waiter.set_exception(RequestTimeout("timeout", "no response before the deadline"))
 
     def _resolve(self, resp: Response) -> None:
         waiter, self._waiter = self._waiter, None
@@ -199,9 +194,23 @@ async def connect(endpoint: Endpoint, *, timeout_s: float = 10.0,
             timeout_s)
     except (OSError, TimeoutError) as exc:
         raise TransportError(
-            f"cannot connect to {endpoint.host}:{endpoint.port}: {exc or 'timed out'}"
+            connect_error_code(exc),
+            f"cannot connect to {endpoint.host}:{endpoint.port}: {exc or 'timed out'}",
         ) from exc
     return proto
+
+
+def connect_error_code(exc: BaseException) -> str:
+    """The report's transport code for a failed connect."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, TimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, ssl_module.SSLError):
+        return "tls"
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    return "os_error"
 
 
 def encode_request(method: str, endpoint: Endpoint, headers: dict[str, str],

@@ -3,10 +3,10 @@
 `auto` probes the 2026-07-28 era first (`server/discover`) and falls back to the
 legacy `initialize` handshake. Tool calls are pre-encoded once per (tool, arguments)
 as a bytes template with two holes, Content-Length and the JSON-RPC id, so the hot
-path formats one bytes object per request. Outcomes are classified (DESIGN.md rule 5)
-and never retried; a legacy 404 (session unknown or expired) is reported as the
-http_error it is, and the session is re-initialised for the requests that follow,
-which the caller counts.
+path formats one bytes object per request. Outcomes are classified into the report's
+error classes (`vocabulary.CLASS_NAMES`) and never retried; a legacy 404 (session
+unknown or expired) is reported as the http_error it is, and the session is
+re-initialised for the requests that follow, which the caller counts.
 """
 
 from __future__ import annotations
@@ -22,23 +22,27 @@ from pytest_mcpperf import __version__
 from pytest_mcpperf.engine.http import (
     Endpoint,
     HttpConnection,
-    RequestTimeout,
     Response,
-    TransportError,
     connect,
     encode_request,
 )
+from pytest_mcpperf.errors import RequestError, RequestTimeout, TransportError
+from pytest_mcpperf.vocabulary import (
+    HTTP_ERROR,
+    LEGACY,
+    MODERN,
+    OK,
+    PROTOCOL_ALIASES,
+    PROTOCOLS,
+    RPC_ERROR,
+    TIMEOUT,
+    TOOL_ERROR,
+    TRANSPORT,
+)
 
-MODERN = "2026-07-28"
-LEGACY = "2025-11-25"
-PROTOCOLS = ("auto", "modern", "legacy")
-PROTOCOL_ALIASES = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy"}
 CLIENT_INFO = {"name": "mcpperf", "version": __version__}
 ACCEPT = "application/json, text/event-stream"
 
-# Outcome classes (DESIGN.md rule 5); small ints on the hot path.
-OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT = range(6)
-CLASS_NAMES = ("ok", "tool_error", "rpc_error", "http_error", "transport", "timeout")
 
 
 class McpError(Exception):
@@ -96,15 +100,9 @@ def find_response(resp: Response, rid: int | str) -> dict[str, Any] | None:
     return None
 
 
-def transport_outcome(exc: BaseException) -> Outcome:
-    """Outcome for an exception raised by a request."""
-    if isinstance(exc, RequestTimeout):
-        return Outcome(TIMEOUT, "timeout")
-    text = str(exc).lower()
-    for word in ("refused", "reset", "closed", "bad http"):
-        if word in text:
-            return Outcome(TRANSPORT, word.replace(" ", "_"))
-    return Outcome(TRANSPORT, type(exc).__name__)
+def transport_outcome(exc: RequestError) -> Outcome:
+    """Outcome of a request that raised: its class and code come from the error's type."""
+    return Outcome(TIMEOUT if isinstance(exc, RequestTimeout) else TRANSPORT, exc.code)
 
 
 def _pct(data: bytes) -> bytes:

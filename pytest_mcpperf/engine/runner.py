@@ -34,30 +34,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_mcpperf.engine import accuracy, schedule
-from pytest_mcpperf.engine.http import (
-    Endpoint,
-    HttpConnection,
-    RequestTimeout,
-    TransportError,
-    connect,
-)
-from pytest_mcpperf.engine.mcp import (
+from pytest_mcpperf.engine.http import Endpoint, HttpConnection, connect
+from pytest_mcpperf.engine.mcp import McpError, McpSession, Outcome, classify, transport_outcome
+from pytest_mcpperf.engine.stats import Recorder, RunStats
+from pytest_mcpperf.engine.workload import Workload
+from pytest_mcpperf.errors import ConfigError, RequestTimeout, TargetError, TransportError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec, ToolCall
+from pytest_mcpperf.vocabulary import (
     CLASS_NAMES,
     HTTP_ERROR,
     OK,
+    OPEN_LOOP_PATTERNS,
     TIMEOUT,
     TRANSPORT,
-    McpError,
-    McpSession,
-    Outcome,
-    classify,
-    transport_outcome,
 )
-from pytest_mcpperf.engine.stats import Recorder, RunStats
-from pytest_mcpperf.engine.workload import Workload
-from pytest_mcpperf.errors import ConfigError, TargetError
-from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import OPEN_LOOP_PATTERNS, LoadSpec, ToolCall
 
 Clock = Callable[[], float]
 DRAIN_GRACE_S = 1.0

@@ -17,7 +17,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from pytest_mcpperf.engine.mcp import CLASS_NAMES
+from pytest_mcpperf.vocabulary import CLASS_NAMES
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour

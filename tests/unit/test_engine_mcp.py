@@ -5,19 +5,18 @@ import json
 import httptools
 import pytest
 
-from pytest_mcpperf.engine.http import Endpoint, RequestTimeout, Response, TransportError
-from pytest_mcpperf.engine.mcp import (
+from pytest_mcpperf.engine.http import Endpoint, Response, connect_error_code
+from pytest_mcpperf.engine.mcp import McpSession, classify, transport_outcome
+from pytest_mcpperf.engine.sse import SseEvent
+from pytest_mcpperf.errors import RequestTimeout, TransportError
+from pytest_mcpperf.vocabulary import (
     HTTP_ERROR,
     OK,
     RPC_ERROR,
     TIMEOUT,
     TOOL_ERROR,
     TRANSPORT,
-    McpSession,
-    classify,
-    transport_outcome,
 )
-from pytest_mcpperf.engine.sse import SseEvent
 
 
 class _Req:
@@ -101,10 +100,18 @@ def test_classify_sse_matches_the_id_past_notifications() -> None:
     assert classify(Response(200, {}, b"", events), 3).kind == TOOL_ERROR
 
 
-def test_transport_outcomes() -> None:
-    assert transport_outcome(RequestTimeout("x")).kind == TIMEOUT
-    o = transport_outcome(TransportError("cannot connect: [Errno 111] Connection refused"))
+def test_transport_outcomes_come_from_the_error_type_not_its_text() -> None:
+    assert transport_outcome(RequestTimeout()).kind == TIMEOUT
+    o = transport_outcome(TransportError("refused", "a message that says reset"))
     assert (o.kind, o.code) == (TRANSPORT, "refused")
+    assert transport_outcome(TransportError("bad_http")).code == "bad_http"
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (ConnectionRefusedError(), "refused"), (TimeoutError(), "connect_timeout"),
+    (ConnectionResetError(), "reset"), (OSError("no route"), "os_error")])
+def test_connect_errors_get_a_stable_code(exc: BaseException, code: str) -> None:
+    assert connect_error_code(exc) == code
 
 
 def test_endpoint_parse() -> None:

@@ -1,0 +1,71 @@
+"""The words every layer shares: patterns, arrivals, protocol eras, outcome classes,
+units, front ends and the option each front end gives for a setting.
+
+One definition each. Nothing here imports from the rest of the package, so every module
+(engine, analysis, pytest layer, CLI) can use it without a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# -- load patterns --------------------------------------------------------------------
+#: Open-loop patterns send on a schedule computed from the start; `concurrent` is the
+#: closed loop of `users`.
+OPEN_LOOP_PATTERNS: Final = ("throughput", "latency", "burst", "ramp", "stress", "soak")
+CLOSED_LOOP_PATTERNS: Final = ("concurrent",)
+PATTERNS: Final = ("throughput", "latency", "concurrent", "burst", "ramp", "stress", "soak")
+ARRIVALS: Final = ("constant", "poisson")
+
+# -- MCP protocol eras -----------------------------------------------------------------
+MODERN: Final = "2026-07-28"  # server/discover, no session, per-request _meta
+LEGACY: Final = "2025-11-25"  # initialize handshake, Mcp-Session-Id
+PROTOCOLS: Final = ("auto", "modern", "legacy")
+#: Protocol versions a user may type for --protocol / protocol=, and the era each means.
+PROTOCOL_ALIASES: Final = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy",
+                           "2025-03-26": "legacy"}
+
+# -- outcome classes (small ints on the hot path, names in reports) -------------------
+OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT = range(6)
+CLASS_NAMES: Final = ("ok", "tool_error", "rpc_error", "http_error", "transport", "timeout")
+ERROR_CLASSES: Final = CLASS_NAMES[1:]
+
+# -- verdicts --------------------------------------------------------------------------
+ACCURACY_VERDICTS: Final = ("ok", "client_bound", "inconclusive")
+MEMORY_VERDICTS: Final = ("stable", "moderate", "leak", "insufficient")
+
+# -- units -----------------------------------------------------------------------------
+KIB: Final = 1024
+MIB: Final = 1024 * 1024
+
+# -- front ends and their names for one setting ---------------------------------------
+FrontEnd = Literal["pytest", "cli", "api"]
+FRONT_ENDS: Final = ("pytest", "cli", "api")
+
+_OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
+    # key: (pytest option or marker keyword, mcpperf flag, LoadSpec / API name)
+    "url": ("--mcp-url", "--server-url", "LoadSpec.url"),
+    "server_cmd": ("--mcp-server-cmd", "--server-cmd", "Target.spawn(command)"),
+    "processes": ("--perf-processes", "--processes", "LoadSpec.processes"),
+    "rate": ("the load marker's rate=", "--requests-per-second", "LoadSpec.rate"),
+    "concurrency": ("the load marker's concurrency=", "--concurrency",
+                    "LoadSpec.concurrency"),
+    "duration": ("--perf-duration", "--duration-seconds", "LoadSpec.duration_s"),
+    "timeout": ("the load marker's timeout_s=", "--timeout-seconds", "LoadSpec.timeout_s"),
+    "protocol": ("--mcp-protocol", "--protocol", "LoadSpec.protocol"),
+    "server_pid": ("the mcp_server fixture (spawn the server)", "--server-pid",
+                   "LoadSpec.server_pid"),
+    "startup_timeout": ("--mcp-startup-timeout", "--startup-timeout-seconds",
+                        "Target.spawn(startup_timeout_s)"),
+}
+
+
+def option(front_end: str, key: str) -> str:
+    """How `front_end` spells the setting `key`, for messages that name the fix.
+
+    >>> option("cli", "url")
+    '--server-url'
+    """
+    names = _OPTIONS[key]
+    index = FRONT_ENDS.index(front_end) if front_end in FRONT_ENDS else 2
+    return names[index]
