@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_mcpperf.vocabulary import OPEN_LOOP_PATTERNS
+
 #: The tool a run calls when none is named, and its arguments when none are given:
 #: `fast_compute` takes a required integer `input` (the seed's signature).
 DEFAULT_TOOL = "fast_compute"
@@ -68,10 +70,26 @@ class LoadSpec:
             return self.mix
         return (ToolCall(self.tool, dict(self.arguments)),)
 
-    def config_dict(self) -> dict[str, Any]:
-        """The report's `config` object."""
+    def to_wire(self) -> dict[str, Any]:
+        """Plain values only (for a generator process's channel); `from_wire` inverts it."""
         out = dataclasses.asdict(self)
         out["mix"] = [dataclasses.asdict(c) for c in self.mix]
         out["arguments"] = dict(self.arguments)
         out["extra"] = dict(self.extra)
         return out
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> LoadSpec:
+        fields = dict(d)
+        fields["mix"] = tuple(ToolCall(c["tool"], c["arguments"], c["weight"])
+                              for c in fields["mix"])
+        return cls(**fields)
+
+    @property
+    def closed_loop(self) -> bool:
+        """True for the closed-loop pattern (`concurrent`): users, not a schedule."""
+        return self.pattern not in OPEN_LOOP_PATTERNS
+
+    def config_dict(self) -> dict[str, Any]:
+        """The report's `config` object."""
+        return self.to_wire()

@@ -176,8 +176,12 @@ class SelfCheck:
         return cls(lag=lag, **d)
 
 
-def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1) -> tuple[str, str]:
-    """('valid' | 'client_bound', reason) from a run's self-check numbers."""
+def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1,
+            processes_option: str = "LoadSpec.processes") -> tuple[str, str]:
+    """('valid' | 'client_bound', reason) from a run's self-check numbers.
+
+    `processes_option` is how the calling front end spells "more generator processes".
+    """
     reasons: list[str] = []
     if check.dispatched and check.late_sends > limits.late_fraction * check.dispatched:
         reasons.append(
@@ -207,16 +211,16 @@ def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1) -> tuple[st
     if reasons:
         hint = "; the figures show the generator's limit, not the server's"
         if cpu >= limits.host_share_cpu_percent:
-            hint += " (try --processes N, or fewer users)"
+            hint += f" (try {processes_option} N, or fewer users)"
         return "client_bound", "; ".join(reasons) + hint
     return "valid", (f"generator kept up: late sends {check.late_sends}, loop lag p99 "
                      f"{lag_p99:.1f} ms, CPU {cpu:.0f}%")
 
 
-def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int = 1
-                ) -> dict[str, Any]:
+def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int = 1,
+                processes_option: str = "LoadSpec.processes") -> dict[str, Any]:
     """The report's `accuracy` object."""
-    v, reason = verdict(check, limits, processes=processes)
+    v, reason = verdict(check, limits, processes=processes, processes_option=processes_option)
     window = check.send_window_s or check.window_s or 0.0
     return {
         "verdict": v,

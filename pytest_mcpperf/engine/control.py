@@ -1,131 +1,112 @@
-"""One-off MCP calls over httpx: the control path (probes, tool lists), never the load path.
+"""One-off MCP exchanges around a run (the control path), over the engine's own session.
 
-The load path is `engine/`; this module is for the handful of requests a fixture or a
-scenario makes around a run: which protocol era the server speaks, which tools it lists.
-httpx is imported on first use so that plugin start-up stays fast.
+Which protocol era the server speaks and which tools (resources, prompts) it lists are
+asked through `McpSession`, the same code the load path uses: one era negotiation, one
+SSE decoder. Each call opens a short session and closes it (a legacy session is DELETEd),
+so a probe leaves nothing behind on the server.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pytest_mcpperf.errors import TargetError
+from pytest_mcpperf.engine.http import HttpTransport
+from pytest_mcpperf.engine.loop import run_sync
+from pytest_mcpperf.engine.mcp import McpError, McpSession
+from pytest_mcpperf.engine.transport import Link, Transport
+from pytest_mcpperf.errors import RequestError, TargetError
+from pytest_mcpperf.vocabulary import LEGACY, MODERN
 
-if TYPE_CHECKING:
-    import httpx
+__all__ = ["LEGACY", "MODERN", "ServerInfo", "list_names", "list_tools", "probe",
+           "probe_protocol_version"]
 
-MODERN = "2026-07-28"
-LEGACY = "2025-11-25"
-_MODERN_META = {"io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientCapabilities": {}}
-
-
-def _post(client: httpx.Client, url: str, body: Mapping[str, Any],
-          headers: Mapping[str, str]) -> httpx.Response:
-    return client.post(url, json=dict(body), headers={
-        "Accept": "application/json, text/event-stream", **headers})
-
-
-def rpc_result(response: httpx.Response) -> dict[str, Any] | None:
-    """The JSON-RPC result of a JSON or SSE response, None for an error."""
-    text = response.text
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        datas = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        text = next((d for d in reversed(datas) if '"id"' in d), "{}")
-    with contextlib.suppress(ValueError):
-        message = json.loads(text)
-        if isinstance(message, dict) and isinstance(message.get("result"), dict):
-            return cast(dict[str, Any], message["result"])
-    return None
+T = TypeVar("T")
+MAX_PAGES = 100
+#: list method -> the result key holding the items
+LISTS = {"tools/list": "tools", "resources/list": "resources", "prompts/list": "prompts",
+         "resources/templates/list": "resourceTemplates"}
 
 
-class ControlSession:
-    """A short MCP conversation in one era: `call(method, params)` -> result or None.
+@dataclass(frozen=True)
+class ServerInfo:
+    """What the handshake told: era ("modern" | "legacy"), revision, serverInfo."""
 
-    In the legacy era it initializes a session first and DELETEs it on close, so a probe
-    leaves nothing behind on the server.
-    """
+    era: str
+    protocol_version: str
+    server_info: dict[str, Any] = field(default_factory=dict)
 
-    def __init__(self, url: str, protocol_version: str, timeout_s: float = 5.0) -> None:
-        import httpx
 
-        self.url = url
-        self.protocol_version = protocol_version
-        self.client = httpx.Client(timeout=timeout_s)
-        self.headers: dict[str, str] = {}
-        self.init_response: httpx.Response | None = None
-        self._next_id = 1
+async def _with_session(transport: Transport, protocol: str, timeout_s: float,
+                        body: Callable[[McpSession, Link], Awaitable[T]]) -> T:
+    session = McpSession(transport, protocol=protocol, timeout_s=timeout_s)
+    conn: Link | None = None
+    try:
+        conn = await session.open()
+        return await body(session, conn)
+    except (RequestError, McpError) as exc:
+        raise TargetError(f"the server did not complete an MCP handshake ({exc}); check "
+                          "that the URL is its MCP endpoint (usually ending in /mcp)") from exc
+    finally:
+        await session.close(conn)
+        if conn is not None:
+            conn.close()
 
-    def _body(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        self._next_id += 1
-        return {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": dict(params)}
 
-    def open(self) -> dict[str, Any] | None:
-        """Start the conversation; returns the initialize result (legacy) or None."""
-        if self.protocol_version == MODERN:
-            return None
-        self.init_response = _post(self.client, self.url, self._body("initialize", {
-            "protocolVersion": self.protocol_version, "capabilities": {},
-            "clientInfo": {"name": "pytest-mcpperf", "version": "control"}}), {})
-        result = rpc_result(self.init_response)
-        if result is None:
-            return None
-        self.headers["MCP-Protocol-Version"] = str(result.get("protocolVersion", LEGACY))
-        if sid := self.init_response.headers.get("mcp-session-id"):
-            self.headers["Mcp-Session-Id"] = sid
-        _post(self.client, self.url, {"jsonrpc": "2.0", "method": "notifications/initialized"},
-              self.headers)
-        return result
+async def aprobe(transport: Transport, timeout_s: float = 5.0) -> ServerInfo:
+    """Negotiate the era as a run would (`auto`: 2026-07-28 first, then initialize)."""
 
-    def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        params = dict(params or {})
-        headers = dict(self.headers)
-        if self.protocol_version == MODERN:
-            params["_meta"] = {**_MODERN_META, **params.get("_meta", {})}
-            headers.update({"MCP-Protocol-Version": MODERN, "Mcp-Method": method})
-            if method == "tools/call":
-                headers["Mcp-Name"] = str(params.get("name", ""))
-        return rpc_result(_post(self.client, self.url, self._body(method, params), headers))
+    async def info(session: McpSession, _conn: Link) -> ServerInfo:
+        return ServerInfo(session.era, session.protocol_version, dict(session.server_info))
+    return await _with_session(transport, "auto", timeout_s, info)
 
-    def close(self) -> None:
-        import httpx
 
-        if "Mcp-Session-Id" in self.headers:
-            with contextlib.suppress(httpx.HTTPError):
-                self.client.delete(self.url, headers=self.headers)
-        self.client.close()
+async def alist_names(transport: Transport, method: str = "tools/list",
+                      timeout_s: float = 5.0) -> list[str]:
+    """Names (URIs for resources) of every page of a list method, in order."""
+    key = LISTS[method]
 
-    def __enter__(self) -> ControlSession:
-        self.open()
-        return self
+    async def names(session: McpSession, conn: Link) -> list[str]:
+        out: list[str] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {"cursor": cursor} if cursor else {}
+            if session.era == "modern":
+                params["_meta"] = session.meta()
+            conn, _, msg = await session.rpc(conn, method, params)
+            result = (msg or {}).get("result")
+            if not isinstance(result, dict):
+                break
+            for item in result.get(key, []):
+                if isinstance(item, dict):
+                    out.append(str(item.get("name") or item.get("uri")
+                                   or item.get("uriTemplate") or ""))
+            cursor = result.get("nextCursor")
+            if not cursor:
+                break
+        return out
+    return await _with_session(transport, "auto", timeout_s, names)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+
+def probe(url: str, timeout_s: float = 5.0) -> ServerInfo:
+    """`aprobe` from synchronous code."""
+    return run_sync(lambda: aprobe(HttpTransport(url), timeout_s))
 
 
 def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
-    """Ask the server: `server/discover` (2026-07-28) first, then a legacy `initialize`."""
-    with ControlSession(url, MODERN, timeout_s) as modern:
-        if modern.call("server/discover") is not None:
-            return MODERN
-    legacy = ControlSession(url, LEGACY, timeout_s)
-    try:
-        result = legacy.open()
-    finally:
-        legacy.close()
-    if result is None or not isinstance(result.get("protocolVersion"), str):
-        status = legacy.init_response.status_code if legacy.init_response is not None else "-"
-        raise TargetError(f"the server at {url} answered neither server/discover nor "
-                          f"initialize (HTTP {status}); check that the URL is an "
-                          "MCP Streamable HTTP endpoint (usually ending in /mcp)")
-    return str(result["protocolVersion"])
+    """The protocol revision the server at `url` speaks (MODERN or its legacy one)."""
+    return probe(url, timeout_s).protocol_version
 
 
-def list_tools(url: str, protocol_version: str, timeout_s: float = 5.0) -> set[str]:
-    """Tool names from the first page of tools/list, in the server's protocol era."""
-    with ControlSession(url, protocol_version, timeout_s) as session:
-        result = session.call("tools/list") or {}
-    return {str(t.get("name", "")) for t in result.get("tools", []) if isinstance(t, dict)}
+def list_names(url: str, method: str = "tools/list", timeout_s: float = 5.0) -> list[str]:
+    """`alist_names` from synchronous code."""
+    return run_sync(lambda: alist_names(HttpTransport(url), method, timeout_s))
+
+
+def list_tools(url: str, protocol_version: str | None = None, timeout_s: float = 5.0
+               ) -> set[str]:
+    """The names of the tools the server lists (every page). `protocol_version` is
+    accepted for callers that know it; the session negotiates the era itself."""
+    del protocol_version
+    return set(list_names(url, "tools/list", timeout_s))

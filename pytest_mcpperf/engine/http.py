@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -213,7 +214,7 @@ def connect_error_code(exc: BaseException) -> str:
     return "os_error"
 
 
-def encode_request(method: str, endpoint: Endpoint, headers: dict[str, str],
+def encode_request(method: str, endpoint: Endpoint, headers: Mapping[str, str],
                    body: bytes = b"") -> bytes:
     """Encode one whole request (for control-path requests that are sent once)."""
     lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {endpoint.host_header}"]
@@ -221,3 +222,44 @@ def encode_request(method: str, endpoint: Endpoint, headers: dict[str, str],
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _pct(data: bytes) -> bytes:
+    return data.replace(b"%", b"%%")
+
+
+class HttpTemplate:
+    """A POST framed once: `encode(rid)` fills Content-Length and the id in one format."""
+
+    __slots__ = ("_fixed_len", "_template")
+
+    def __init__(self, endpoint: Endpoint, headers: Mapping[str, str], before: bytes,
+                 after: bytes) -> None:
+        head = encode_request("POST", endpoint, headers)
+        head = head[: head.rindex(b"Content-Length:")]  # the length is the hole
+        self._template = (_pct(head) + b"Content-Length: %d\r\n\r\n" + _pct(before)
+                          + b"%d" + _pct(after))
+        self._fixed_len = len(before) + len(after)
+
+    def encode(self, rid: int) -> bytes:
+        return self._template % (self._fixed_len + len(str(rid)), rid)
+
+
+class HttpTransport:
+    """MCP Streamable HTTP over keep-alive HTTP/1.1 connections (TLS for https)."""
+
+    name = "http"
+
+    def __init__(self, url: str, *, ssl: ssl_module.SSLContext | None = None) -> None:
+        self.endpoint = Endpoint.parse(url)
+        self.ssl = ssl
+
+    async def connect(self, timeout_s: float) -> HttpConnection:
+        return await connect(self.endpoint, timeout_s=timeout_s, ssl=self.ssl)
+
+    def frame(self, method: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
+        return encode_request(method, self.endpoint, headers, body)
+
+    def template(self, headers: Mapping[str, str], before: bytes, after: bytes
+                 ) -> HttpTemplate:
+        return HttpTemplate(self.endpoint, headers, before, after)

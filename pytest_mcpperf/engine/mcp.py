@@ -1,4 +1,4 @@
-"""An MCP client session over `HttpConnection`s, for both protocol eras.
+"""An MCP client session over a `Transport` (engine.transport), for both protocol eras.
 
 `auto` probes the 2026-07-28 era first (`server/discover`) and falls back to the
 legacy `initialize` handshake. Tool calls are pre-encoded once per (tool, arguments)
@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl as ssl_module
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_mcpperf import __version__
-from pytest_mcpperf.engine.http import (
-    Endpoint,
-    HttpConnection,
-    Response,
-    connect,
-    encode_request,
-)
+from pytest_mcpperf.engine.transport import Link, Reply, Template, Transport
 from pytest_mcpperf.errors import RequestError, RequestTimeout, TransportError
 from pytest_mcpperf.vocabulary import (
     HTTP_ERROR,
@@ -60,7 +53,7 @@ class Outcome:
 OUTCOME_OK = Outcome(OK)
 
 
-def classify(resp: Response, rid: int) -> Outcome:
+def classify(resp: Reply, rid: int) -> Outcome:
     """Classify a tools/call response whose JSON-RPC id should be `rid`."""
     if resp.status != 200:
         return Outcome(HTTP_ERROR, str(resp.status))
@@ -77,7 +70,7 @@ def classify(resp: Response, rid: int) -> Outcome:
     return OUTCOME_OK
 
 
-def find_response(resp: Response, rid: int | str) -> dict[str, Any] | None:
+def find_response(resp: Reply, rid: int | str) -> dict[str, Any] | None:
     """The JSON-RPC response with id `rid` in a JSON or SSE body, or None.
 
     SSE streams may carry notifications (and requests) first; only a message with
@@ -105,10 +98,6 @@ def transport_outcome(exc: RequestError) -> Outcome:
     return Outcome(TIMEOUT if isinstance(exc, RequestTimeout) else TRANSPORT, exc.code)
 
 
-def _pct(data: bytes) -> bytes:
-    return data.replace(b"%", b"%%")
-
-
 class McpSession:
     """One MCP client session (legacy) or its stateless stand-in (2026-07-28).
 
@@ -117,16 +106,15 @@ class McpSession:
     Connections are separate: one session may be used over many connections.
     """
 
-    def __init__(self, endpoint: Endpoint, *, protocol: str = "auto",
-                 timeout_s: float = 30.0, ssl: ssl_module.SSLContext | None = None) -> None:
+    def __init__(self, transport: Transport, *, protocol: str = "auto",
+                 timeout_s: float = 30.0) -> None:
         protocol = PROTOCOL_ALIASES.get(protocol, protocol)
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS} "
                              f"or a revision {tuple(PROTOCOL_ALIASES)}")
-        self.endpoint = endpoint
+        self.transport = transport
         self.protocol = protocol
         self.timeout_s = timeout_s
-        self.ssl = ssl
         self.era = ""
         self.protocol_version = ""
         self.server_info: dict[str, Any] = {}
@@ -135,8 +123,7 @@ class McpSession:
         self.generation = 0
         self._next_id = 0
         self._calls: list[tuple[str, dict[str, Any]]] = []
-        self._templates: list[bytes] = []
-        self._prefix_len: list[int] = []
+        self._templates: list[Template] = []
         self._reinit_lock = asyncio.Lock()
 
     # -- request ids and templates ------------------------------------------------
@@ -147,35 +134,25 @@ class McpSession:
     def add_call(self, tool: str, arguments: Mapping[str, Any]) -> int:
         """Register a tool call for the hot path; returns its template index."""
         self._calls.append((tool, dict(arguments)))
-        self._templates.append(b"")
-        self._prefix_len.append(0)
-        self._build(len(self._calls) - 1)
+        self._templates.append(self._template(tool, dict(arguments)))
         return len(self._calls) - 1
 
     def encode_call(self, index: int, rid: int) -> bytes:
         """The whole request bytes for template `index` with JSON-RPC id `rid`."""
-        digits = len(str(rid))
-        return self._templates[index] % (self._prefix_len[index] + digits, rid)
+        return self._templates[index].encode(rid)
 
-    def _build(self, index: int) -> None:
-        tool, arguments = self._calls[index]
+    def _template(self, tool: str, arguments: dict[str, Any]) -> Template:
         params: dict[str, Any] = {"name": tool, "arguments": arguments}
         if self.era == "modern":
-            params["_meta"] = self._meta()
-        head = _pct(self._head("tools/call", tool))
+            params["_meta"] = self.meta()
         before = b'{"jsonrpc":"2.0","id":'
         after = (b',"method":"tools/call","params":'
                  + json.dumps(params, separators=(",", ":")).encode() + b"}")
-        self._templates[index] = (head + b"Content-Length: %d\r\n\r\n" + before + b"%d"
-                                  + _pct(after))
-        self._prefix_len[index] = len(before) + len(after)
+        return self.transport.template(self._headers("tools/call", tool), before, after)
 
-    def _head(self, method: str, name: str | None) -> bytes:
-        ep = self.endpoint
-        lines = [f"POST {ep.path} HTTP/1.1", f"Host: {ep.host_header}",
-                 "Content-Type: application/json", f"Accept: {ACCEPT}"]
-        lines += [f"{k}: {v}" for k, v in self._session_headers(method, name).items()]
-        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Accept": ACCEPT,
+                **self._session_headers(method, name)}
 
     def _session_headers(self, method: str, name: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -191,12 +168,12 @@ class McpSession:
         return out
 
     @staticmethod
-    def _meta() -> dict[str, Any]:
+    def meta() -> dict[str, Any]:
         return {"io.modelcontextprotocol/protocolVersion": MODERN,
                 "io.modelcontextprotocol/clientCapabilities": {}}
 
     # -- control path -------------------------------------------------------------
-    async def open(self, conn: HttpConnection | None = None) -> HttpConnection:
+    async def open(self, conn: Link | None = None) -> Link:
         """Detect the era and do the handshake; returns a usable connection."""
         conn = conn if conn is not None and not conn.closed else await self._connect()
         if self.protocol in ("auto", "modern"):
@@ -211,13 +188,13 @@ class McpSession:
         self._rebuild()
         return conn
 
-    async def _connect(self) -> HttpConnection:
-        return await connect(self.endpoint, timeout_s=min(self.timeout_s, 10.0), ssl=self.ssl)
+    async def _connect(self) -> Link:
+        return await self.transport.connect(min(self.timeout_s, 10.0))
 
-    async def _discover(self, conn: HttpConnection) -> tuple[HttpConnection, bool]:
+    async def _discover(self, conn: Link) -> tuple[Link, bool]:
         saved = self.era
         self.era = "modern"
-        params = {"_meta": self._meta()}
+        params = {"_meta": self.meta()}
         conn, resp, msg = await self.rpc(conn, "server/discover", params)
         result = msg.get("result") if msg else None
         if resp.status == 200 and isinstance(result, dict) and MODERN in result.get(
@@ -228,7 +205,7 @@ class McpSession:
         self.era = saved
         return conn, False
 
-    async def _initialize(self, conn: HttpConnection) -> HttpConnection:
+    async def _initialize(self, conn: Link) -> Link:
         self.era = "legacy"
         self.protocol_version = ""
         self.session_id = None
@@ -246,8 +223,7 @@ class McpSession:
             raise McpError(f"notifications/initialized answered HTTP {resp.status}")
         return conn
 
-    async def reinitialize(self, conn: HttpConnection | None, seen_generation: int
-                           ) -> HttpConnection | None:
+    async def reinitialize(self, conn: Link | None, seen_generation: int) -> Link | None:
         """Start a new legacy session after a 404, once per generation."""
         async with self._reinit_lock:
             if self.generation != seen_generation:
@@ -263,12 +239,11 @@ class McpSession:
 
     def _rebuild(self) -> None:
         self.generation += 1
-        for i in range(len(self._calls)):
-            self._build(i)
+        self._templates = [self._template(tool, args) for tool, args in self._calls]
 
-    async def rpc(self, conn: HttpConnection, method: str, params: Any, *,
+    async def rpc(self, conn: Link, method: str, params: Any, *,
                   name: str | None = None, notification: bool = False
-                  ) -> tuple[HttpConnection, Response, dict[str, Any] | None]:
+                  ) -> tuple[Link, Reply, dict[str, Any] | None]:
         """One control-path JSON-RPC exchange (reconnecting if the connection closed)."""
         if conn.closed:
             conn = await self._connect()
@@ -280,20 +255,18 @@ class McpSession:
         if params is not None:
             msg["params"] = params
         body = json.dumps(msg, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "Accept": ACCEPT}
-        headers.update(self._session_headers(method, name))
-        data = encode_request("POST", self.endpoint, headers, body)
+        data = self.transport.frame("POST", self._headers(method, name), body)
         loop = asyncio.get_running_loop()
         resp = await conn.request(data, loop.time() + self.timeout_s)
         found = find_response(resp, rid) if rid is not None else None
         return conn, resp, found
 
-    async def call_tool(self, conn: HttpConnection, tool: str,
+    async def call_tool(self, conn: Link, tool: str,
                         arguments: Mapping[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
         """A one-off tools/call on the control path (not for load)."""
         params: dict[str, Any] = {"name": tool, "arguments": dict(arguments)}
         if self.era == "modern":
-            params["_meta"] = self._meta()
+            params["_meta"] = self.meta()
         _, resp, msg = await self.rpc(conn, "tools/call", params, name=tool)
         if resp.status != 200:
             return Outcome(HTTP_ERROR, str(resp.status)), msg
@@ -305,7 +278,7 @@ class McpSession:
             return Outcome(TOOL_ERROR, "isError"), msg
         return OUTCOME_OK, msg
 
-    async def close(self, conn: HttpConnection | None) -> None:
+    async def close(self, conn: Link | None) -> None:
         """End a legacy session with DELETE (405 and failures are fine)."""
         if self.era != "legacy" or not self.session_id:
             return
@@ -313,7 +286,7 @@ class McpSession:
             if conn is None or conn.closed:
                 conn = await self._connect()
             headers = self._session_headers("", None)
-            data = encode_request("DELETE", self.endpoint, headers)
+            data = self.transport.frame("DELETE", headers)
             loop = asyncio.get_running_loop()
             await conn.request(data, loop.time() + min(self.timeout_s, 5.0))
         except (TransportError, RequestTimeout):

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from pytest_mcpperf.engine import accuracy, stats
 from pytest_mcpperf.result import SCHEMA
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.vocabulary import option
 
-if TYPE_CHECKING:
-    from pytest_mcpperf.engine.runner import ShardResult
+
+@dataclass
+class ShardResult:
+    """What one generator (a process, or the caller's own loop) measured."""
+
+    stats: stats.RunStats
+    check: accuracy.SelfCheck
+    target: dict[str, Any]
+    window_s: float
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain values only, for the channel of a generator process."""
+        return {"stats": self.stats.to_wire(), "check": self.check.to_wire(),
+                "target": self.target, "window_s": self.window_s}
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> ShardResult:
+        return cls(stats.RunStats.from_wire(d["stats"]),
+                   accuracy.SelfCheck.from_wire(d["check"]), d["target"], d["window_s"])
 
 
 def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
@@ -40,8 +59,9 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
         "throughput_rps": round(ok / window, 2) if window else 0.0,
         "latency_ms": stats.summary_ms(latency),
         "service_time_ms": stats.summary_ms(service),
-        "accuracy": accuracy.report_dict(check, accuracy.Limits(), sent=run.sent,
-                                         processes=len(shards)),
+        "accuracy": accuracy.report_dict(
+            check, accuracy.Limits(), sent=run.sent, processes=len(shards),
+            processes_option=option(getattr(spec, "front_end", "api"), "processes")),
         "server": dict(server),
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],

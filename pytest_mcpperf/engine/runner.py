@@ -1,72 +1,28 @@
-"""Execute a `LoadSpec`: plan x workload over MCP sessions, recording everything.
+"""Run a `LoadSpec` and return its report: the engine's entry points.
 
-`run()` is synchronous (own event loop, uvloop when installed; from a thread whose
-loop is already running it uses a worker thread); `arun()` runs inside the caller's
+`run()` is synchronous (its own event loop, uvloop when installed; from a thread whose
+loop is already running it uses a helper thread); `arun()` runs inside the caller's
 loop. With `spec.processes > 1` the plan is split across generator processes
-(`pytest_mcpperf.worker` protocol below) and their histograms are merged exactly.
-
-Timing rules (DESIGN.md): request *i* is due at t0 + offset_i; its latency counts from
-that intended time even when it waited for the dispatcher or a free connection;
-service time counts from the actual send. A per-request deadline is intended time +
-`timeout_s`; a request whose deadline passed before any connection was free is a
-timeout without being sent. Nothing is retried.
-
-Patterns: throughput / latency / stress / soak are open loop at `rate` (`arrival`
-constant or poisson), burst sends `burst_size` every `burst_interval_s`, ramp goes
-from `rate` to `ramp_to`, concurrent is the closed loop of `users`. A multi-stage
-open-loop plan comes from `spec.extra["stages"] = [{"rate": R, "duration_s": D}, ...]`.
-TLS: `spec.extra["tls_ca_file"]`, `spec.extra["tls_verify"]`.
+(`engine.processes` starts them, `engine.worker` is their body) and their histograms
+are merged exactly (`engine.report`). The server's memory and CPU are sampled around
+the run when its pid is known (`spec.server_pid`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
 import datetime as dt
-import queue
-import ssl
-import sys
-import threading
-import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from pytest_mcpperf.engine import accuracy, schedule
-from pytest_mcpperf.engine.http import Endpoint, HttpConnection, connect
-from pytest_mcpperf.engine.mcp import McpError, McpSession, Outcome, classify, transport_outcome
-from pytest_mcpperf.engine.stats import Recorder, RunStats
-from pytest_mcpperf.engine.workload import Workload
-from pytest_mcpperf.errors import ConfigError, RequestTimeout, TargetError, TransportError
+from pytest_mcpperf.engine import report
+from pytest_mcpperf.engine.generator import ProgressFn, ProgressUpdate, build_plan, generate
+from pytest_mcpperf.engine.loop import run_sync
+from pytest_mcpperf.engine.processes import run_shards
+from pytest_mcpperf.engine.report import ShardResult
 from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import LoadSpec, ToolCall
-from pytest_mcpperf.vocabulary import (
-    CLASS_NAMES,
-    HTTP_ERROR,
-    OK,
-    OPEN_LOOP_PATTERNS,
-    TIMEOUT,
-    TRANSPORT,
-)
+from pytest_mcpperf.spec import LoadSpec
 
-Clock = Callable[[], float]
-DRAIN_GRACE_S = 1.0
-CLOSED_LOOP_ERROR_PAUSE_S = 0.01  # a dead server must not make users spin
-
-
-@dataclass(frozen=True)
-class ProgressUpdate:
-    """About once a second while a run goes on."""
-
-    elapsed_s: float
-    sent: int
-    ok: int
-    failed: int
-    rps: float
-
-
-ProgressFn = Callable[[ProgressUpdate], None]
+__all__ = ["ProgressFn", "ProgressUpdate", "ServerMonitorLike", "arun", "build_plan", "run"]
 
 
 class ServerMonitorLike(Protocol):
@@ -77,87 +33,34 @@ class ServerMonitorLike(Protocol):
     def stop(self) -> dict[str, Any]: ...
 
 
-@dataclass
-class ShardResult:
-    """What one generator (process or in-process) measured."""
-
-    stats: RunStats
-    check: accuracy.SelfCheck
-    target: dict[str, Any]
-    window_s: float
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"stats": self.stats.to_wire(), "check": self.check.to_wire(),
-                "target": self.target, "window_s": self.window_s}
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> ShardResult:
-        return cls(RunStats.from_wire(d["stats"]), accuracy.SelfCheck.from_wire(d["check"]),
-                   d["target"], d["window_s"])
-
-
-# -- public entry points --------------------------------------------------------------
 def run(spec: LoadSpec, *, progress: ProgressFn | None = None,
         monitor: ServerMonitorLike | None = None) -> LoadResult:
     """Run `spec` to completion and return its report as a `LoadResult`."""
-    if not _loop_running():
-        return _run_here(spec, progress, monitor)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = _run_here(spec, progress, monitor)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="mcpperf-runner", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    result: LoadResult = box["result"]
-    return result
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    return run_sync(lambda: _measure(spec, monitor, _body(spec, progress)))
 
 
 async def arun(spec: LoadSpec, *, progress: ProgressFn | None = None,
                monitor: ServerMonitorLike | None = None) -> LoadResult:
-    """Run `spec` inside the running event loop."""
+    """Run `spec` inside the running event loop.
+
+    One generator shares the caller's loop; several run as processes, whose parent
+    side waits in an executor thread.
+    """
+    return await _measure(spec, monitor, _body(spec, progress))
+
+
+def _body(spec: LoadSpec, progress: ProgressFn | None
+          ) -> Callable[[], Awaitable[list[ShardResult]]]:
     if spec.processes > 1:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, _run_here, spec, progress, monitor)
-    return await _measure(spec, monitor, lambda: generate(spec, progress=progress))
+        return lambda: run_shards(spec, progress=progress)
 
-
-def _run_here(spec: LoadSpec, progress: ProgressFn | None,
-              monitor: ServerMonitorLike | None) -> LoadResult:
-    if spec.processes > 1:
-        async def multi() -> LoadResult:
-            return await _measure(spec, monitor, lambda: run_shards(spec, progress=progress))
-        return _loop_run(multi())
-    return _loop_run(arun(spec, progress=progress, monitor=monitor))
-
-
-def _loop_run(coro: Coroutine[Any, Any, LoadResult]) -> LoadResult:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        return asyncio.run(coro)
-    result: LoadResult = uvloop.run(coro)
-    return result
+    async def one() -> list[ShardResult]:
+        return [await generate(spec, progress=progress)]
+    return one
 
 
 async def _measure(spec: LoadSpec, monitor: ServerMonitorLike | None,
                    body: Callable[[], Awaitable[list[ShardResult]]]) -> LoadResult:
-    from pytest_mcpperf.engine import report
-
     mon = monitor if monitor is not None else _default_monitor(spec)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     if mon is not None:
@@ -178,469 +81,3 @@ def _default_monitor(spec: LoadSpec) -> ServerMonitorLike | None:
     return mon
 
 
-# -- one generator ---------------------------------------------------------------------
-def tls_context(spec: LoadSpec) -> ssl.SSLContext | None:
-    """TLS settings from `spec.extra`: `tls_ca_file` (PEM) and `tls_verify` (bool)."""
-    if not spec.url.startswith("https:"):
-        return None
-    ctx = ssl.create_default_context(cafile=spec.extra.get("tls_ca_file"))
-    if not spec.extra.get("tls_verify", True):
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def build_plan(spec: LoadSpec) -> schedule.Plan:
-    """The open-loop plan of `spec`, warmup included in front."""
-    d = spec.duration_s + spec.warmup_s
-    stages = spec.extra.get("stages") if spec.extra else None
-    if stages:
-        plan: schedule.Plan = schedule.Stages([
-            schedule.Constant(float(s["rate"]), float(s["duration_s"])) for s in stages])
-    elif spec.pattern == "burst":
-        plan = schedule.Burst(spec.burst_size, spec.burst_interval_s, d)
-    elif spec.pattern == "ramp":
-        plan = schedule.Ramp(spec.rate, spec.ramp_to if spec.ramp_to is not None
-                             else spec.rate, d)
-    elif spec.arrival == "poisson":
-        plan = schedule.Poisson(spec.rate, d, spec.seed)
-    else:
-        plan = schedule.Constant(spec.rate, d)
-    return plan
-
-
-async def generate(spec: LoadSpec, *, shard: tuple[int, int] = (0, 1),
-                   progress: ProgressFn | None = None,
-                   ready: Callable[[], Awaitable[float | None]] | None = None
-                   ) -> list[ShardResult]:
-    """Run one generator's share of `spec` in the running loop.
-
-    `ready`, when given, is awaited once the sessions are open; it returns the wall
-    time (time.time()) at which to start, so several processes start together.
-    """
-    gen = _Generator(spec, shard, progress)
-    try:
-        await gen.open()
-        start_at = await ready() if ready is not None else None
-        if start_at is not None:
-            await asyncio.sleep(max(0.0, start_at - time.time()))
-        await gen.run()
-    finally:
-        await gen.close()
-    return [gen.result()]
-
-
-@dataclass
-class _User:
-    session: McpSession
-    conn: HttpConnection | None
-    calls: list[int] = field(default_factory=list)
-
-
-class _Generator:
-    """One generator: sessions, connections, dispatcher, workers, recorder, self-check."""
-
-    def __init__(self, spec: LoadSpec, shard: tuple[int, int],
-                 progress: ProgressFn | None, clock: Clock = time.perf_counter) -> None:
-        self.spec = spec
-        self.shard_index, self.shard_count = shard
-        self.progress = progress
-        self.clock = clock
-        self.endpoint = Endpoint.parse(spec.url)
-        self.workload = Workload(spec.workload(), spec.seed)
-        self.closed_loop = spec.pattern not in OPEN_LOOP_PATTERNS
-        self.recorder = Recorder(self.workload.tools)
-        self.limits = accuracy.Limits()
-        self.check = accuracy.SelfCheck()
-        self.users: list[_User] = []
-        self.active_users = 0
-        self.t0 = 0.0
-        self.measure_from = 0.0
-        self.last_done = 0.0
-        self.last_dispatch = 0.0
-        self.target: dict[str, Any] = {}
-        self.ssl = tls_context(spec)
-
-    # -- setup / teardown ---------------------------------------------------------
-    async def open(self) -> None:
-        n_sessions = (schedule.shard_users(self.spec.users, self.shard_index, self.shard_count)
-                      if self.closed_loop else 1)
-        n_conns = (n_sessions if self.closed_loop else
-                   max(1, schedule.shard_users(self.spec.concurrency, self.shard_index,
-                                               self.shard_count)))
-        self.active_users = n_sessions  # a shard may get no closed-loop user at all
-        first = await self._open_session()
-        self.users.append(first)
-        rest = await asyncio.gather(*(self._open_session() for _ in range(n_sessions - 1)),
-                                    return_exceptions=True)
-        self.users.extend(u for u in rest if isinstance(u, _User))
-        for u in rest:
-            if isinstance(u, BaseException):
-                raise u
-        if not self.closed_loop:
-            extra = await asyncio.gather(*(self._connect() for _ in range(n_conns - 1)))
-            self.users.extend(_User(first.session, c, first.calls) for c in extra)
-        s = first.session
-        self.target = {"url": self.spec.url, "pid": self.spec.server_pid,
-                       "protocol_version": s.protocol_version, "era": s.era,
-                       "server_info": s.server_info}
-
-    async def _open_session(self) -> _User:
-        try:
-            session = McpSession(self.endpoint, protocol=self.spec.protocol,
-                                 timeout_s=min(self.spec.timeout_s, 30.0), ssl=self.ssl)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        try:
-            conn = await session.open()
-        except (TransportError, RequestTimeout, McpError) as exc:
-            raise TargetError(f"cannot start an MCP session with {self.spec.url}: {exc}; "
-                              "check that the server is running and the URL is its MCP "
-                              "endpoint") from exc
-        self.recorder.stats.connections_opened += 1
-        calls = [session.add_call(c.tool, c.arguments) for c in self.workload.calls]
-        return _User(session, conn, calls)
-
-    async def _connect(self) -> HttpConnection:
-        try:
-            conn = await connect(self.endpoint, timeout_s=10.0, ssl=self.ssl)
-        except TransportError as exc:
-            raise TargetError(f"cannot connect to {self.spec.url}: {exc}") from exc
-        self.recorder.stats.connections_opened += 1
-        return conn
-
-    async def close(self) -> None:
-        sessions = {id(u.session): u for u in self.users}
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.gather(
-                *(u.session.close(u.conn) for u in sessions.values())), 5.0)
-        for u in self.users:
-            if u.conn is not None:
-                u.conn.close()
-        self.recorder.stats.reinits = sum(u.session.reinits for u in sessions.values())
-
-    # -- the run ------------------------------------------------------------------------
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        gc_tracker = accuracy.GcTracker(self.clock)
-        gc_tracker.install()
-        self.t0 = self.clock()
-        self.measure_from = self.t0 + self.spec.warmup_s
-        self.last_done = self.last_dispatch = self.measure_from
-        ticker = loop.create_task(self._ticker())
-        lag = loop.create_task(self._lag_probe())
-        cpu = accuracy.CpuMeter(self.clock, time.process_time)
-        host = accuracy.HostCpuMeter()
-        try:
-            if self.closed_loop:
-                await self._closed_loop()
-            else:
-                await self._open_loop()
-        finally:
-            gc_tracker.remove()
-            ticker.cancel()
-            lag.cancel()
-        plan_end = self.measure_from + self.spec.duration_s
-        end = max(self.last_done, plan_end)
-        self.check.window_s = max(1e-9, min(end, self.clock()) - self.measure_from)
-        send_end = max(self.last_dispatch, plan_end)
-        self.check.send_window_s = max(1e-9, min(send_end, self.clock()) - self.measure_from)
-        self.check.gc_total_s, self.check.gc_max_s = gc_tracker.total_s, gc_tracker.max_s
-        self.check.cpu_percent = [cpu.percent()]
-        self.check.host_busy_percent = host.percent()
-        self.recorder.roll()
-        if self.closed_loop:  # nothing is scheduled ahead in a closed loop
-            self.recorder.stats.scheduled = self.recorder.stats.sent
-
-    async def _ticker(self) -> None:
-        k = 0
-        prev_ok = 0
-        await asyncio.sleep(max(0.0, self.measure_from - self.clock()))
-        while True:
-            k += 1
-            await asyncio.sleep(max(0.0, self.measure_from + k - self.clock()))
-            self.recorder.roll(k)
-            if self.progress is not None:
-                st = self.recorder.stats
-                ok = st.ok
-                self.progress(ProgressUpdate(self.clock() - self.t0, st.sent, ok,
-                                             st.failed, float(ok - prev_ok)))
-                prev_ok = ok
-
-    async def _lag_probe(self, interval: float = 0.01) -> None:
-        tracker = accuracy.LagTracker()
-        self.check.lag = tracker.hist
-        while True:
-            expected = self.clock() + interval
-            await asyncio.sleep(interval)
-            tracker.observe(expected, self.clock())
-
-    # -- open loop ----------------------------------------------------------------------
-    async def _open_loop(self) -> None:
-        plan = build_plan(self.spec)
-        self.check.target_rps = plan.target_rps / self.shard_count
-        queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
-        workers = [asyncio.create_task(self._worker(u, queue)) for u in self.users]
-        await self._dispatch(plan, queue)
-        for _ in workers:
-            queue.put_nowait(None)
-        limit = self.spec.timeout_s + DRAIN_GRACE_S
-        _, pending = await asyncio.wait(workers, timeout=limit)
-        for w in pending:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _dispatch(self, plan: schedule.Plan,
-                        queue: asyncio.Queue[tuple[float, int] | None]) -> None:
-        clock, t0, k, n = self.clock, self.t0, self.shard_index, self.shard_count
-        measure_from, limits, check = self.measure_from, self.limits, self.check
-        for j, offset in enumerate(schedule.shard(plan, k, n)):
-            due = t0 + offset
-            now = clock()
-            while due > now:  # uvloop timers round to 1 ms: never send early
-                await asyncio.sleep(due - now)
-                now = clock()
-            if due >= measure_from:
-                check.dispatch(now - due, limits)
-                self.last_dispatch = now
-                self.recorder.stats.scheduled += 1
-            queue.put_nowait((due, k + j * n))
-
-    async def _worker(self, user: _User,
-                      queue: asyncio.Queue[tuple[float, int] | None]) -> None:
-        late_s = self.limits.late_ms / 1000.0
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            intended, index = item
-            if self.clock() - intended > late_s and intended >= self.measure_from:
-                self.check.queued_sends += 1
-            await self._one(user, intended, index)
-
-    # -- closed loop --------------------------------------------------------------------
-    async def _closed_loop(self) -> None:
-        end = self.measure_from + self.spec.duration_s
-        users = self.users[:self.active_users]
-        await asyncio.gather(*(self._user_loop(u, i, end) for i, u in enumerate(users)),
-                             asyncio.sleep(max(0.0, end - self.clock())))
-
-    async def _user_loop(self, user: _User, number: int, end: float) -> None:
-        index = (self.shard_index + number * self.shard_count) * 1_000_003
-        while self.clock() < end:
-            outcome = await self._one(user, self.clock(), index)
-            index += 1
-            if outcome.kind == TRANSPORT:
-                await asyncio.sleep(CLOSED_LOOP_ERROR_PAUSE_S)
-
-    # -- one request ----------------------------------------------------------------------
-    async def _one(self, user: _User, intended: float, index: int) -> Outcome:
-        """Send one tools/call and record it; never retried."""
-        tool = self.workload.choose(index)
-        measured = intended >= self.measure_from
-        rec = self.recorder
-        clock = self.clock
-        session = user.session
-        deadline = intended + self.spec.timeout_s
-        if clock() >= deadline:
-            return self._failed(tool, Outcome(TIMEOUT, "not_sent"), measured)
-        conn = user.conn
-        if conn is None or conn.closed:
-            try:
-                conn = user.conn = await connect(self.endpoint, ssl=self.ssl, timeout_s=min(
-                    10.0, max(0.001, deadline - clock())))
-                rec.stats.connections_opened += 1
-            except TransportError as exc:
-                return self._failed(tool, transport_outcome(exc), measured)
-        rid = session.next_id()
-        data = session.encode_call(user.calls[tool], rid)
-        generation = session.generation
-        loop_deadline = asyncio.get_running_loop().time() + (deadline - clock())
-        t_send = clock()
-        if measured:
-            rec.sent()
-        try:
-            resp = await conn.request(data, loop_deadline)
-        except (TransportError, RequestTimeout) as exc:
-            return self._failed(tool, transport_outcome(exc), measured)
-        t_done = clock()
-        outcome = classify(resp, rid)
-        if outcome.kind == OK:
-            if measured:
-                rec.ok(tool, int((t_done - intended) * 1e6), int((t_done - t_send) * 1e6))
-                self.last_done = t_done
-            return outcome
-        self._failed(tool, outcome, measured)
-        if (outcome.kind == HTTP_ERROR and outcome.code == "404"
-                and session.era == "legacy" and session.session_id):
-            user.conn = await session.reinitialize(conn, generation)
-        return outcome
-
-    def _failed(self, tool: int, outcome: Outcome, measured: bool) -> Outcome:
-        if measured:
-            self.recorder.error(tool, CLASS_NAMES[outcome.kind], outcome.code)
-            self.last_done = self.clock()
-        return outcome
-
-    def result(self) -> ShardResult:
-        return ShardResult(self.recorder.stats, self.check, self.target, self.check.window_s)
-
-
-# -- spec over the wire (for generator processes) --------------------------------------
-def spec_to_wire(spec: LoadSpec) -> dict[str, Any]:
-    d = dataclasses.asdict(spec)
-    d["mix"] = [dataclasses.asdict(c) for c in spec.mix]
-    d["arguments"] = dict(spec.arguments)
-    d["extra"] = dict(spec.extra)
-    return d
-
-
-def spec_from_wire(d: dict[str, Any]) -> LoadSpec:
-    d = dict(d)
-    d["mix"] = tuple(ToolCall(c["tool"], c["arguments"], c["weight"]) for c in d["mix"])
-    return LoadSpec(**d)
-
-
-# -- generator processes -----------------------------------------------------------------
-# A generator process speaks a tiny message protocol over an execnet channel (plain
-# JSON-like values only), so a local popen gateway and a remote ssh one are alike:
-#   parent -> {"spec": wire, "shard": [k, n]}
-#   worker -> {"type": "ready"}            parent -> {"start_at": wall time}
-#   worker -> {"type": "progress", ...}*   worker -> {"type": "result", "result": wire}
-#                                          or {"type": "error", "message": str}
-START_DELAY_S = 0.3
-READY_TIMEOUT_S = 60.0
-
-
-class Channel(Protocol):
-    def send(self, item: Any) -> None: ...
-
-    def receive(self) -> Any: ...
-
-
-def _spawn_gateway(index: int, spec: LoadSpec) -> Any:
-    """Generator process `index`: a local popen gateway, or the execnet spec given in
-    `spec.extra["gateways"][index]` (e.g. "ssh=loadbox//python=python3"), which must
-    have pytest-mcpperf installed."""
-    import execnet
-
-    remote = list(spec.extra.get("gateways", ())) if spec.extra else []
-    if index < len(remote):
-        return execnet.makegateway(str(remote[index]))
-    return execnet.makegateway(f"popen//python={sys.executable}//id=mcpperf-gen-{index}")
-
-
-WORKER_SOURCE = "from pytest_mcpperf.engine.runner import worker_main; worker_main(channel)"
-
-
-def worker_main(channel: Channel) -> None:
-    """Body of one generator process (an execnet gateway: popen locally, ssh remotely)."""
-    job = channel.receive()
-    spec = spec_from_wire(job["spec"])
-    shard = (int(job["shard"][0]), int(job["shard"][1]))
-
-    def progress(p: ProgressUpdate) -> None:
-        channel.send({"type": "progress", **dataclasses.asdict(p)})
-
-    async def ready() -> float | None:
-        channel.send({"type": "ready"})
-        start: float = channel.receive()["start_at"]
-        return start
-
-    async def body() -> list[ShardResult]:
-        return await generate(spec, shard=shard, progress=progress, ready=ready)
-
-    try:
-        results = _loop_run_any(body())
-    except Exception as exc:
-        channel.send({"type": "error", "message": str(exc),
-                      "target_error": isinstance(exc, TargetError)})
-        return
-    channel.send({"type": "result", "result": results[0].to_wire()})
-
-
-def _loop_run_any(coro: Coroutine[Any, Any, list[ShardResult]]) -> list[ShardResult]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return asyncio.run(coro)
-    out: list[ShardResult] = uvloop.run(coro)
-    return out
-
-
-async def run_shards(spec: LoadSpec, *, progress: ProgressFn | None = None
-                     ) -> list[ShardResult]:
-    """Run `spec` split across `spec.processes` generator processes (execnet popen)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, _run_shards_blocking, spec, progress)
-
-
-def _run_shards_blocking(spec: LoadSpec, progress: ProgressFn | None) -> list[ShardResult]:
-    n = spec.processes
-    inbox: queue.Queue[tuple[int, Any]] = queue.Queue()
-    gateways, channels = [], []
-    try:
-        for k in range(n):
-            gw = _spawn_gateway(k, spec)
-            gateways.append(gw)
-            ch = gw.remote_exec(WORKER_SOURCE)
-            ch.send({"spec": spec_to_wire(spec), "shard": [k, n]})
-            ch.setcallback(lambda msg, k=k: inbox.put((k, msg)),
-                           endmarker={"type": "error", "message": "generator process ended"})
-            channels.append(ch)
-        return _drive(channels, inbox, progress, spec)
-    finally:
-        for gw in gateways:
-            with contextlib.suppress(Exception):
-                gw.exit()
-
-
-def _drive(channels: list[Any], inbox: queue.Queue[tuple[int, Any]],
-           progress: ProgressFn | None, spec: LoadSpec) -> list[ShardResult]:
-    n = len(channels)
-    ready: set[int] = set()
-    while len(ready) < n:
-        k, msg = _next(inbox, READY_TIMEOUT_S, "ready")
-        if msg["type"] != "ready":
-            _raise(msg)
-        ready.add(k)
-    start_at = time.time() + START_DELAY_S
-    for ch in channels:
-        ch.send({"start_at": start_at})
-    results: dict[int, ShardResult] = {}
-    latest: dict[int, dict[str, Any]] = {}
-    budget = START_DELAY_S + spec.warmup_s + spec.duration_s + spec.timeout_s + 30.0
-    hard_end = time.monotonic() + budget
-    while len(results) < n:
-        k, msg = _next(inbox, max(0.1, hard_end - time.monotonic()), "finished")
-        if msg["type"] == "progress":
-            latest[k] = msg
-            if progress is not None and len(latest) == n:
-                progress(_sum_progress(latest.values()))
-                latest.clear()
-        elif msg["type"] == "result":
-            results[k] = ShardResult.from_wire(msg["result"])
-        elif k not in results:
-            _raise(msg)
-    return [results[k] for k in range(n)]
-
-
-def _next(inbox: queue.Queue[tuple[int, Any]], timeout: float, what: str
-          ) -> tuple[int, Any]:
-    try:
-        return inbox.get(timeout=timeout)
-    except queue.Empty:
-        raise TargetError(f"a generator process was not {what} within {timeout:.0f} s") \
-            from None
-
-
-def _raise(msg: dict[str, Any]) -> None:
-    text = f"generator process failed: {msg.get('message')}"
-    raise TargetError(text) if msg.get("target_error") else RuntimeError(text)
-
-
-def _sum_progress(parts: Any) -> ProgressUpdate:
-    items = list(parts)
-    return ProgressUpdate(max(i["elapsed_s"] for i in items), sum(i["sent"] for i in items),
-                          sum(i["ok"] for i in items), sum(i["failed"] for i in items),
-                          sum(i["rps"] for i in items))

@@ -77,3 +77,22 @@ def test_spawns_the_bundled_server_by_default(capsys: pytest.CaptureFixture[str]
     assert report["target"]["pid"] > 0
     assert report["server"]["rss_mb"]["peak"] > 10
     assert report["memory"]["verdict"] in ("stable", "moderate", "leak")
+
+
+def test_two_generator_processes_merge_exactly(bundled: SpawnedServer) -> None:
+    spec = LoadSpec(url=bundled.url, rate=200.0, duration_s=1.0, concurrency=4, processes=2,
+                    arguments={"input": 5})
+    result = run(spec)
+    assert result.requests.failed == 0, result.errors_by_code
+    assert result.requests.ok == 200  # each process sends its own half of one plan
+    assert result.config["processes"] == 2
+
+
+def test_the_control_path_negotiates_like_the_load_path(bundled: SpawnedServer) -> None:
+    from pytest_mcpperf.engine import control
+
+    info = control.probe(bundled.url)
+    assert (info.era, info.protocol_version) == ("modern", "2026-07-28")
+    tools = control.list_tools(bundled.url)
+    assert {"fast_compute", "async_io", "memory_allocate"} <= tools
+    assert control.list_names(bundled.url, "prompts/list") is not None

@@ -6,6 +6,7 @@ import pytest
 
 from pytest_mcpperf.engine import accuracy
 from pytest_mcpperf.engine.accuracy import Limits, SelfCheck
+from pytest_mcpperf.vocabulary import option
 
 
 class FakeClock:
@@ -54,7 +55,15 @@ def test_cpu_saturation_makes_it_client_bound() -> None:
     verdict, reason = accuracy.verdict(_check(cpu_percent=[40.0, 97.0]), Limits())
     assert verdict == "client_bound"
     assert "generator CPU 97% of one core" in reason
-    assert "--processes" in reason
+    assert "LoadSpec.processes N" in reason
+
+
+@pytest.mark.parametrize(("front_end", "flag"), [("cli", "--processes"),
+                                                 ("pytest", "--perf-processes")])
+def test_the_hint_names_the_callers_own_option(front_end: str, flag: str) -> None:
+    _, reason = accuracy.verdict(_check(cpu_percent=[97.0]), Limits(),
+                                 processes_option=option(front_end, "processes"))
+    assert f"try {flag} N" in reason
 
 
 def test_loop_lag_on_a_fake_clock() -> None:

@@ -5,7 +5,7 @@ import json
 import httptools
 import pytest
 
-from pytest_mcpperf.engine.http import Endpoint, Response, connect_error_code
+from pytest_mcpperf.engine.http import Endpoint, HttpTransport, Response, connect_error_code
 from pytest_mcpperf.engine.mcp import McpSession, classify, transport_outcome
 from pytest_mcpperf.engine.sse import SseEvent
 from pytest_mcpperf.errors import RequestTimeout, TransportError
@@ -41,7 +41,7 @@ class _Req:
 
 
 def _session(era: str) -> McpSession:
-    s = McpSession(Endpoint.parse("http://127.0.0.1:9/mcp"))
+    s = McpSession(HttpTransport("http://127.0.0.1:9/mcp"))
     s.era = era
     s.protocol_version = "2026-07-28" if era == "modern" else "2025-11-25"
     s.session_id = "abc" if era == "legacy" else None
