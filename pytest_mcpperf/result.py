@@ -1,17 +1,109 @@
 """`LoadResult`: a finished run, readable as attributes that mirror the report keys.
 
-The report dictionary (schema "mcpperf/1", see DESIGN.md) is the single source of
-truth; `LoadResult` only gives it a friendly face: `result.latency_ms.p99`,
-`result.throughput_rps`, `result.error_rate`, `result.to_dict()`.
+The report dictionary (schema "mcpperf/1", its keys typed below as `Report`) is the
+single source of truth; `LoadResult` only gives it a friendly face:
+`result.latency_ms.p99`, `result.throughput_rps`, `result.error_rate`, `result.to_dict()`.
+`docs/ARCHITECTURE.md` shows where each section comes from.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 SCHEMA = "mcpperf/1"
+
+
+class Percentiles(TypedDict):
+    """Milliseconds; zeros when nothing succeeded."""
+
+    min: float
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    max: float
+
+
+class ErrorCounts(TypedDict):
+    """Failed requests by class (`vocabulary.ERROR_CLASSES`)."""
+
+    tool_error: int
+    rpc_error: int
+    http_error: int
+    transport: int
+    timeout: int
+
+
+class Requests(TypedDict):
+    scheduled: int
+    sent: int
+    completed: int
+    ok: int
+    failed: int
+    errors: ErrorCounts
+    reinits: NotRequired[int]
+    connections_opened: NotRequired[int]
+
+
+class Accuracy(TypedDict):
+    """The generator's self-check: `verdict` is "valid" or "client_bound"."""
+
+    verdict: str
+    reason: str
+    target_rps: float | None
+    achieved_send_rps: float
+    dispatched_rps: float
+    late_sends: int
+    queued_sends: int
+    loop_lag_ms: dict[str, float]
+    gc_pause_ms: dict[str, float]
+    client_cpu_percent: float
+    client_cpu_percent_per_process: list[float]
+    host_cpu_busy_percent: float
+
+
+class RssMb(TypedDict):
+    start: float
+    peak: float
+    end: float
+
+
+class ServerSection(TypedDict, total=False):
+    """The server's own process tree, sampled while the run went on (empty without a pid)."""
+
+    pid: int
+    rss_mb: RssMb
+    cpu_percent: dict[str, float]
+    growth_percent: float
+    samples: int
+    alive: bool
+    series: list[dict[str, float]]
+
+
+class Report(TypedDict):
+    """One run's report object (schema "mcpperf/1")."""
+
+    schema: str
+    scenario: str
+    pattern: str
+    started_at: str
+    duration_s: float
+    target: dict[str, Any]
+    config: dict[str, Any]
+    requests: Requests
+    throughput_rps: float
+    latency_ms: Percentiles
+    service_time_ms: Percentiles
+    accuracy: Accuracy
+    server: ServerSection
+    timeseries: list[dict[str, Any]]
+    criteria: list[dict[str, Any]]
+    per_tool: dict[str, dict[str, Any]]
+    errors_by_code: dict[str, dict[str, int]]
+    histograms: dict[str, str]
 
 
 class Section(Mapping[str, Any]):
@@ -62,10 +154,15 @@ def _plain(value: Any) -> Any:
 
 
 class LoadResult(Section):
-    """The outcome of one load run (the report object of DESIGN.md)."""
+    """The outcome of one load run: a read-only view over its `Report`."""
 
     def __init__(self, report: Mapping[str, Any]) -> None:
         super().__init__(report._data if isinstance(report, Section) else report)
+
+    @property
+    def report(self) -> Report:
+        """The report object itself, typed (read it, don't change it)."""
+        return cast(Report, self._data)
 
     @property
     def error_rate(self) -> float:

@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(report.to_json(data))
     else:
-        print(report.text_block(data))
+        print(report.text_block(result.report))
     return exit_status(data)
 
 

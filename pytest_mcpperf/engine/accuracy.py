@@ -25,6 +25,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from pytest_mcpperf.engine import stats
+from pytest_mcpperf.result import Accuracy
 
 Clock = Callable[[], float]
 
@@ -218,7 +219,7 @@ def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1,
 
 
 def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int = 1,
-                processes_option: str = "LoadSpec.processes") -> dict[str, Any]:
+                processes_option: str = "LoadSpec.processes") -> Accuracy:
     """The report's `accuracy` object."""
     v, reason = verdict(check, limits, processes=processes, processes_option=processes_option)
     window = check.send_window_s or check.window_s or 0.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pytest_mcpperf.engine import accuracy, stats
-from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.result import SCHEMA, Report, ServerSection
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.vocabulary import option
 
@@ -34,7 +34,7 @@ class ShardResult:
 
 
 def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
-          server: Mapping[str, Any]) -> dict[str, Any]:
+          server: Mapping[str, Any]) -> Report:
     """Merge the generators' results (exactly) and lay out the report."""
     run = stats.merged(s.stats for s in shards)
     check = accuracy.SelfCheck()
@@ -62,7 +62,7 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
         "accuracy": accuracy.report_dict(
             check, accuracy.Limits(), sent=run.sent, processes=len(shards),
             processes_option=option(getattr(spec, "front_end", "api"), "processes")),
-        "server": dict(server),
+        "server": cast(ServerSection, dict(server)),
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],
         "per_tool": {name: {"ok": t.ok, "failed": t.failed,
@@ -83,7 +83,7 @@ def _pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "0.0%"
 
 
-def text_block(report: Mapping[str, Any]) -> str:
+def text_block(report: Report) -> str:
     """The seed's "=== Performance Test Results ===" block, with true numbers."""
     req, lat, svc = report["requests"], report["latency_ms"], report["service_time_ms"]
     acc, server = report["accuracy"], report.get("server") or {}

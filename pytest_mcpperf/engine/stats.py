@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from hdrh.histogram import HdrHistogram
 
+from pytest_mcpperf.result import ErrorCounts, Percentiles
 from pytest_mcpperf.vocabulary import CLASS_NAMES
 
 LOWEST_US = 1
@@ -61,15 +62,16 @@ def mean_us(h: HdrHistogram) -> float:
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 
 
-def summary_ms(h: HdrHistogram) -> dict[str, float]:
+def summary_ms(h: HdrHistogram) -> Percentiles:
     """{min, mean, p50, p90, p99, p999, max} in milliseconds (zeros when empty)."""
     if not h.get_total_count():
-        return {k: 0.0 for k in ("min", "mean", "p50", "p90", "p99", "p999", "max")}
+        return cast(Percentiles, dict.fromkeys(("min", "mean", "p50", "p90", "p99", "p999",
+                                                 "max"), 0.0))
     out = {"min": h.get_min_value() / 1000.0, "mean": round(mean_us(h) / 1000.0, 3)}
     for name, pct in PERCENTILES:
         out[name] = h.get_value_at_percentile(pct) / 1000.0
     out["max"] = h.get_max_value() / 1000.0
-    return out
+    return cast(Percentiles, out)
 
 
 @dataclass
@@ -140,8 +142,9 @@ class RunStats:
             merge_into(h, getattr(ts, which))
         return h
 
-    def error_counts(self) -> dict[str, int]:
-        return {c: sum(self.errors.get(c, {}).values()) for c in ERROR_CLASSES}
+    def error_counts(self) -> ErrorCounts:
+        counts = {c: sum(self.errors.get(c, {}).values()) for c in ERROR_CLASSES}
+        return cast(ErrorCounts, counts)
 
     def merge(self, other: RunStats) -> None:
         """Add another generator's counts and histograms (exact)."""
