@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from pytest_mcpperf.analysis.criteria import (
     assert_error_rate,
     assert_memory_growth,
@@ -15,11 +13,7 @@ from pytest_mcpperf.analysis.criteria import (
 from pytest_mcpperf.errors import ConfigError, McpPerfError, ProtocolError, TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec, ToolCall
-
-try:
-    __version__ = version("pytest-mcpperf")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+from pytest_mcpperf.version import __version__
 
 __all__ = [
     "ConfigError",

@@ -70,8 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = state
     config.pluginmanager.register(state, "mcpperf-session")
     if run.report is not None and not hasattr(config, "workerinput"):
-        from pytest_mcpperf import __version__
         from pytest_mcpperf.perfreport import PerfReport
+        from pytest_mcpperf.version import __version__
 
         writer = PerfReport(config, run.report[1], lambda: state.entries, __version__)
         config.pluginmanager.register(writer, "mcpperf-report")

@@ -16,9 +16,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from pytest_mcpperf import __version__
 from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
+from pytest_mcpperf.version import __version__
 
 COMMANDS = ("server", "client", "stress", "memory")
 

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mcpperf import __version__
 from pytest_mcpperf.engine.transport import Link, Reply, Template, Transport
 from pytest_mcpperf.errors import RequestError, RequestTimeout, TransportError
+from pytest_mcpperf.version import __version__
 from pytest_mcpperf.vocabulary import (
     HTTP_ERROR,
     LEGACY,
