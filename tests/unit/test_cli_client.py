@@ -44,7 +44,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["client", "throughput", "--requests-per-second", "abc"])
     assert exc.value.code == 2
-    assert "invalid number 'abc'" in capsys.readouterr().err
+    assert ("argument --requests-per-second: invalid --requests-per-second 'abc': expected a "
+            "number greater than 0" in capsys.readouterr().err)
 
 
 def test_exit_status() -> None:
