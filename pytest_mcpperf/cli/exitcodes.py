@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from enum import IntEnum
 
 
@@ -30,7 +31,8 @@ MEANING: dict[Exit, str] = {
 
 def epilog() -> str:
     """The 'exit status' table shown at the end of every `--help`."""
-    rows = [f"  {int(code):<4} {MEANING[code]}" for code in Exit]
+    rows = [textwrap.fill(MEANING[code], width=78, initial_indent=f"  {int(code):<5}",
+                          subsequent_indent=" " * 7) for code in Exit]
     return "exit status:\n" + "\n".join(rows)
 
 
