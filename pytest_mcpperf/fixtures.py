@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
-from pytest_mcpperf.engine.control import probe_protocol_version
-from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import RunSettings
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.target import SpawnedServer, wait_reachable
-
-if TYPE_CHECKING:  # httpx is imported on first use: plugin start-up stays fast
-    pass
+from pytest_mcpperf.target import Target
 
 RESULT_PROPERTY = "mcpperf/result"
 
@@ -69,50 +64,12 @@ def load_engine() -> Engine:
 # ---------------------------------------------------------------- mcp_server
 
 
-@dataclass
-class McpServer:
-    """The server under test: `url`, `pid` (None for `--mcp-url`), `protocol_version`."""
-
-    url: str
-    pid: int | None = None
-    process: SpawnedServer | None = field(default=None, repr=False)
-    _protocol_version: str | None = field(default=None, repr=False)
-
-    @property
-    def protocol_version(self) -> str:
-        """The protocol revision the server speaks (asked once, on first use)."""
-        if self._protocol_version is None:
-            self._protocol_version = probe_protocol_version(self.url)
-        return self._protocol_version
-
-    def alive(self) -> bool:
-        """False once a spawned server has exited (a URL is assumed alive)."""
-        return self.process is None or self.process.alive()
-
-    def check_alive(self) -> None:
-        """Raise TargetError with the server's last output if it has died."""
-        if self.process is None or self.process.alive():
-            return
-        status = self.process.process.returncode if self.process.process else None
-        raise TargetError(f"the MCP server (pid {self.pid}) exited with status {status} during "
-                          f"the session.\n--- server output (last lines) ---\n"
-                          f"{self.process.output_tail() or '(no output)'}\n"
-                          "Fix the server (its output above says why), then run again.")
-
-    def stop(self) -> None:
-        """Stop a spawned server's whole process group; nothing to do for a URL."""
-        if self.process is not None:
-            self.process.stop()
-
-
-def start_server(run: RunSettings) -> McpServer:
+def start_server(run: RunSettings) -> Target:
     """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port."""
     if run.url:
-        wait_reachable(run.url, timeout_s=run.startup_timeout)
-        return McpServer(run.url)
-    spawned = SpawnedServer(run.server_cmd or None, startup_timeout_s=run.startup_timeout)
-    spawned.start()
-    return McpServer(spawned.url, spawned.pid, spawned)
+        return Target.at_url(run.url, front_end="pytest", reach_timeout_s=run.startup_timeout)
+    return Target.spawn(run.server_cmd or None, startup_timeout_s=run.startup_timeout,
+                        front_end="pytest")
 
 
 # ---------------------------------------------------------------- perf_client

@@ -17,7 +17,6 @@ import pytest
 from pytest_mcpperf import settings as cfg
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.fixtures import (
-    McpServer,
     PerfClient,
     Plan,
     Progress,
@@ -28,6 +27,7 @@ from pytest_mcpperf.fixtures import (
 from pytest_mcpperf.monitor import ServerMonitor
 from pytest_mcpperf.session import PerfSession, recorder, session_key
 from pytest_mcpperf.summary import client_bound_note, render
+from pytest_mcpperf.target import Target
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
 
@@ -123,8 +123,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.fixture(scope="session")
-def mcp_server(pytestconfig: pytest.Config) -> Iterator[McpServer]:
-    """The server under test (one per session, per xdist worker): url, pid, protocol_version."""
+def mcp_server(pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The server under test (one per session, per xdist worker): a `Target` with url,
+    pid, protocol_version, alive(), rss()."""
     try:
         server = start_server(pytestconfig.stash[session_key].settings)
     except (TargetError, ConfigError) as exc:
@@ -140,7 +141,7 @@ def mcp_server(pytestconfig: pytest.Config) -> Iterator[McpServer]:
 
 
 @pytest.fixture
-def perf_client(request: pytest.FixtureRequest, mcp_server: McpServer) -> PerfClient:
+def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClient:
     """Runs the test's `load` scenario against `mcp_server`: `run()` / `await arun()`."""
     item = request.node
     run = request.config.stash[session_key].settings
@@ -181,7 +182,7 @@ def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
 
 
 @pytest.fixture
-def server_monitor(mcp_server: McpServer) -> Iterator[ServerMonitor]:
+def server_monitor(mcp_server: Target) -> Iterator[ServerMonitor]:
     """A started ServerMonitor on the server's process tree; `stop()` returns the summary."""
     if mcp_server.pid is None:
         pytest.fail(f"server_monitor needs the server's process, but {mcp_server.url} was given "

@@ -11,6 +11,7 @@ so that an error names the value, the setting and the place it came from.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pytest_mcpperf.analysis.criteria import parse_threshold
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec, ToolCall
 from pytest_mcpperf.target import check_url, split_command
-from pytest_mcpperf.vocabulary import ARRIVALS, PATTERNS, PROTOCOLS
+from pytest_mcpperf.vocabulary import ARRIVALS, PATTERNS, PROTOCOLS, option
 
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
 REPORT_FORMATS = ("json",)
@@ -39,7 +40,8 @@ class ConfigLike(Protocol):
 
 
 def _fail(name: str, value: object, where: str, expected: str) -> ConfigError:
-    return ConfigError(f"invalid {name} {value!r} from {where}: expected {expected}")
+    source = "" if where == name else f" from {where}"  # an option's own value: said once
+    return ConfigError(f"invalid {name} {value!r}{source}: expected {expected}")
 
 
 def parse_positive_float(value: object, name: str, where: str) -> float:
@@ -77,6 +79,46 @@ def parse_positive_int(value: object, name: str, where: str) -> int:
     if number < 1:
         raise _fail(name, value, where, "a whole number >= 1, e.g. 4")
     return number
+
+
+def parse_non_negative_int(value: object, name: str, where: str) -> int:
+    """A whole number >= 0."""
+    if isinstance(value, bool | float):
+        raise _fail(name, value, where, "a whole number >= 0, e.g. 100")
+    try:
+        number: int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise _fail(name, value, where, "a whole number >= 0, e.g. 100") from None
+    if number < 0:
+        raise _fail(name, value, where, "a whole number >= 0, e.g. 100")
+    return number
+
+
+def parse_percent(value: object, name: str, where: str) -> int:
+    """A whole percentage from 0 to 99 (at 100 nothing would be expected to succeed)."""
+    expected = "a whole percentage from 0 to 99, e.g. 50"
+    if isinstance(value, bool | float):
+        raise _fail(name, value, where, expected)
+    try:
+        number: int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise _fail(name, value, where, expected) from None
+    if not 0 <= number <= 99:
+        raise _fail(name, value, where, expected)
+    return number
+
+
+def parse_json_object(value: object, name: str, where: str) -> dict[str, Any]:
+    """A JSON object given as text (tool arguments on the command line), or a dict."""
+    expected = "a JSON object, e.g. '{\"input\": 5}'"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _fail(name, value, where, expected) from None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _fail(name, value, where, expected)
+    return dict(value)
 
 
 def parse_choice(value: object, name: str, where: str, choices: Sequence[str]) -> str:
@@ -235,16 +277,18 @@ class Setting:
     default: Any = None
 
 
+PYTEST = "pytest"
+
 SETTINGS: tuple[Setting, ...] = (
-    Setting("url", "--mcp-url", "mcp_url", "MCPPERF_URL", parse_url),
-    Setting("server_cmd", "--mcp-server-cmd", "mcp_server_cmd", "MCPPERF_SERVER_CMD",
-            parse_command),
+    Setting("url", option(PYTEST, "url"), "mcp_url", "MCPPERF_URL", parse_url),
+    Setting("server_cmd", option(PYTEST, "server_cmd"), "mcp_server_cmd",
+            "MCPPERF_SERVER_CMD", parse_command),
     Setting("report", "--perf-report", "perf_report", "MCPPERF_REPORT", parse_report),
-    Setting("duration", "--perf-duration", "perf_duration", "MCPPERF_DURATION",
+    Setting("duration", option(PYTEST, "duration"), "perf_duration", "MCPPERF_DURATION",
             parse_positive_float),
-    Setting("processes", "--perf-processes", "perf_processes", "MCPPERF_PROCESSES",
+    Setting("processes", option(PYTEST, "processes"), "perf_processes", "MCPPERF_PROCESSES",
             parse_positive_int, 1),
-    Setting("startup_timeout", "--mcp-startup-timeout", "mcp_startup_timeout",
+    Setting("startup_timeout", option(PYTEST, "startup_timeout"), "mcp_startup_timeout",
             "MCPPERF_STARTUP_TIMEOUT", parse_positive_float, 20.0),
 )
 
@@ -339,7 +383,8 @@ def build_spec(
     if "tool" not in fields and "arguments" not in fields:
         # The default tool needs its argument; a named tool gets exactly what was given.
         fields["arguments"] = dict(DEFAULT_TOOL_ARGUMENTS)
-    return LoadSpec(url=url, server_pid=server_pid, scenario=scenario, **fields)
+    return LoadSpec(url=url, server_pid=server_pid, scenario=scenario, front_end=PYTEST,
+                    **fields)
 
 
 def effective_thresholds(marker: Scenario, overrides: Scenario | None) -> tuple[str, ...]:
@@ -357,7 +402,8 @@ def header_line(run: RunSettings) -> str:
         target = f"server-cmd {run.server_cmd!r}"
     else:
         target = "bundled server"
-    duration = f"{run.duration:g}s (--perf-duration)" if run.duration else "per marker"
+    duration = (f"{run.duration:g}s ({option(PYTEST, 'duration')})" if run.duration
+                else "per marker")
     report = f"{run.report[0]}:{run.report[1]}" if run.report else "off"
     return (f"mcpperf: target {target}, duration {duration}, processes {run.processes}, "
             f"report {report}")

@@ -36,7 +36,8 @@ class LoadSpec:
     Open-loop patterns send `rate` requests/s on a schedule computed from the start
     (`arrival` = "constant" or "poisson") through at most `concurrency` connections.
     `concurrent` is the closed loop: `users` users, each with its own session, each
-    sending its next request when the previous one answered.
+    sending its next request when the previous one answered. `front_end` ("pytest",
+    "cli" or "api") is who built the spec; messages name that front end's options.
     """
 
     url: str
@@ -60,6 +61,7 @@ class LoadSpec:
     scenario: str = ""
     seed: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    front_end: str = "api"
 
     def replace(self, **changes: Any) -> LoadSpec:
         return dataclasses.replace(self, **changes)

@@ -1,9 +1,15 @@
-"""The server under test: a command to spawn on a free port, or a URL already running.
+"""The server under test: one `Target`, spawned from a command or reached at a URL.
+
+`Target.spawn(command)` starts a server on a free loopback port (the bundled server when
+no command is given); `Target.at_url(url)` checks a server that is already running. Both
+give the same object: `url`, `pid` (None when unknown), `spawned`; `alive()`, `rss()`,
+`stop()`. The pytest fixture `mcp_server`, every `mcpperf` subcommand and the scenarios
+use it.
 
 A spawned server gets its own process group, so that teardown (normal, Ctrl-C, or a
 crashing test) stops the whole group, wrapper shells and workers included. Readiness is
-a TCP accept on the chosen port within a deadline; a server that exits first fails fast
-with the tail of its output.
+a TCP accept on the chosen port within a deadline (`accepts_tcp`, the one probe); a
+server that exits first fails fast with the tail of its output.
 """
 
 from __future__ import annotations
@@ -22,13 +28,17 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pytest_mcpperf.errors import ConfigError, TargetError
+from pytest_mcpperf.vocabulary import option
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PATH = "/mcp"
 PORT_PLACEHOLDER = "{port}"
+DEFAULT_STARTUP_TIMEOUT_S = 20.0
+MAX_PORT = 65535
+_URL_EXAMPLE = "http://127.0.0.1:8080/mcp"
 
 _live: weakref.WeakSet[SpawnedServer] = weakref.WeakSet()
 
@@ -56,30 +66,81 @@ def split_command(cmd: str | Sequence[str], where: str = "--mcp-server-cmd") -> 
     return argv
 
 
+# ---------------------------------------------------------------- URLs and the probe
+
+
 def check_url(url: str, where: str = "--mcp-url") -> str:
-    parts = urlsplit(url)
+    """`url` if it is an http(s) URL with a host and a usable port; else ConfigError."""
+    bad = f"invalid MCP URL {url!r} from {where}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1/mcp": an unclosed IPv6 bracket
+        raise ConfigError(f"{bad}: malformed IPv6 address; write it in brackets, e.g. "
+                          "http://[::1]:8080/mcp") from None
+    _check_host(parts, bad)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"invalid MCP URL {url!r} from {where}: expected "
-                          "http://HOST:PORT/PATH, e.g. http://127.0.0.1:8080/mcp")
+        raise ConfigError(f"{bad}: expected http://HOST:PORT/PATH, e.g. {_URL_EXAMPLE}")
+    _check_port(parts, bad)
     return url
 
 
-def wait_reachable(url: str, timeout_s: float = 5.0) -> None:
-    """Raise TargetError unless something accepts TCP connections at `url`."""
+def _check_host(parts: SplitResult, bad: str) -> None:
+    """An IPv6 address needs brackets, and brackets hold only an IPv6 address."""
+    hostport = parts.netloc.rpartition("@")[2]
+    bracketed = hostport.startswith("[")
+    if (not bracketed and hostport.count(":") > 1) or (bracketed and
+                                                       ":" not in (parts.hostname or "")):
+        raise ConfigError(f"{bad}: malformed IPv6 address; write it in brackets, e.g. "
+                          "http://[::1]:8080/mcp")
+
+
+def _check_port(parts: SplitResult, bad: str) -> None:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = -1
+    if port is not None and not 1 <= port <= MAX_PORT:
+        given = parts.netloc.rpartition(":")[2]
+        raise ConfigError(f"{bad}: port {given!r} is not a number from 1 to {MAX_PORT}; "
+                          f"fix the port, e.g. {_URL_EXAMPLE}")
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """The TCP address a URL points at (default ports for http and https)."""
     parts = urlsplit(url)
-    host = parts.hostname or DEFAULT_HOST
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname or DEFAULT_HOST, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def accepts_tcp(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when something accepts a TCP connection at host:port within `timeout_s`.
+
+    The one reachability probe: `wait_reachable`, a spawned server's readiness wait and
+    `Target.alive()` all use it.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_reachable(url: str, timeout_s: float = 5.0, front_end: str = "pytest") -> None:
+    """Raise TargetError unless something accepts TCP connections at `url` in time.
+
+    The message names the fix in `front_end`'s own options ("pytest", "cli" or "api").
+    """
+    host, port = host_port(url)
     deadline = time.monotonic() + timeout_s
-    last: OSError | None = None
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError as exc:
-            last = exc
-            time.sleep(0.05)
-    raise TargetError(f"cannot reach the MCP server at {url} ({last}); start it first, "
-                      "or fix --mcp-url, or let the plugin spawn one with --mcp-server-cmd")
+    while True:
+        if accepts_tcp(host, port, timeout_s=min(0.5, max(0.05, timeout_s))):
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    raise TargetError(f"cannot reach the MCP server at {url} (nothing accepts connections on "
+                      f"{host}:{port} after {timeout_s:g} s): start it first, fix "
+                      f"{option(front_end, 'url')}, or spawn one with "
+                      f"{option(front_end, 'server_cmd')}")
 
 
 @functools.cache
@@ -120,7 +181,7 @@ class SpawnedServer:
         *,
         host: str = DEFAULT_HOST,
         path: str = DEFAULT_PATH,
-        startup_timeout_s: float = 20.0,
+        startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -170,11 +231,9 @@ class SpawnedServer:
             if self.process is not None and self.process.poll() is not None:
                 self._fail(f"exited with status {self.process.returncode} before it accepted "
                            "connections")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.25):
-                    return
-            except OSError:
-                time.sleep(0.02)
+            if accepts_tcp(self.host, self.port, timeout_s=0.25):
+                return
+            time.sleep(0.02)
         self._fail(f"did not accept connections on {self.host}:{self.port} within "
                    f"{self.startup_timeout_s:g} s (is '{{port}}' in the command?)")
 
@@ -195,6 +254,11 @@ class SpawnedServer:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        """The process's exit status once it has exited, else None."""
+        return None if self.process is None else self.process.poll()
 
     def stop(self, grace_s: float = 5.0) -> int | None:
         """SIGTERM the whole process group, SIGKILL after `grace_s`; return the status."""
@@ -234,5 +298,134 @@ def _stop_all() -> None:
 
 atexit.register(_stop_all)
 
-__all__ = ["SpawnedServer", "bundled_server_command", "check_url", "free_port",
-           "split_command", "wait_reachable"]
+
+
+# ---------------------------------------------------------------- the target
+
+
+class Target:
+    """The server under test: `url`, `pid` (None when unknown) and whether we `spawned` it.
+
+    Build one with `Target.spawn(command)` or `Target.at_url(url)`. Use it as a context
+    manager, or call `stop()` (which stops a spawned server's whole process group and
+    does nothing for a URL). `front_end` ("pytest", "cli" or "api") decides which options
+    the error messages name.
+    """
+
+    def __init__(self, url: str, pid: int | None = None, *,
+                 server: SpawnedServer | None = None, front_end: str = "api") -> None:
+        self.url = url
+        self.pid = pid
+        self.server = server
+        self.front_end = front_end
+        self._protocol_version: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Target(url={self.url!r}, pid={self.pid!r}, spawned={self.spawned!r})"
+
+    # -- construction
+
+    @classmethod
+    def spawn(cls, command: str | Sequence[str] | None = None, *,
+              startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
+              env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
+              front_end: str = "api") -> Target:
+        """Start `command` (the bundled server when None) on a free port; wait until ready."""
+        server = SpawnedServer(command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd)
+        server.start()
+        return cls(server.url, server.pid, server=server, front_end=front_end)
+
+    @classmethod
+    def at_url(cls, url: str, *, pid: int | None = None, front_end: str = "api",
+               reach_timeout_s: float = 2.0) -> Target:
+        """A server already running at `url`: the URL is checked, then TCP reachability."""
+        check_url(url, option(front_end, "url"))
+        wait_reachable(url, timeout_s=reach_timeout_s, front_end=front_end)
+        return cls(url, pid, front_end=front_end)
+
+    # -- what it is
+
+    @property
+    def spawned(self) -> bool:
+        """True when this target started the server (and so stops it)."""
+        return self.server is not None
+
+    @property
+    def process(self) -> SpawnedServer | None:
+        """The spawned server behind this target (None for a URL)."""
+        return self.server
+
+    @property
+    def protocol_version(self) -> str:
+        """The protocol revision the server speaks (asked once, on first use)."""
+        if self._protocol_version is None:
+            from pytest_mcpperf.engine.control import probe_protocol_version
+
+            self._protocol_version = probe_protocol_version(self.url)
+        return self._protocol_version
+
+    @property
+    def exit_status(self) -> int | None:
+        """A spawned server's exit status once it has exited; None while it runs or for a URL."""
+        return None if self.server is None else self.server.exit_status
+
+    def output_tail(self, lines: int = 30) -> str:
+        """The end of a spawned server's output ("" for a URL, or once stopped)."""
+        return "" if self.server is None else self.server.output_tail(lines)
+
+    # -- what it does
+
+    def alive(self) -> bool:
+        """Spawned: its process runs. Known pid: that process exists. Else: it accepts TCP."""
+        if self.server is not None:
+            return self.server.alive()
+        if self.pid is not None:
+            import psutil
+
+            return bool(psutil.pid_exists(self.pid))
+        return accepts_tcp(*host_port(self.url), timeout_s=1.0)
+
+    def check_alive(self) -> None:
+        """Raise TargetError with the server's last output if a spawned server has died."""
+        if self.server is None or self.server.alive():
+            return
+        raise TargetError(f"the MCP server (pid {self.pid}) exited with status "
+                          f"{self.exit_status} during the session.\n--- server output (last "
+                          f"lines) ---\n{self.output_tail() or '(no output)'}\n"
+                          "Fix the server (its output above says why), then run again.")
+
+    def rss(self) -> int:
+        """The resident memory of the server's process tree, in bytes."""
+        if self.pid is None:
+            raise TargetError(f"the pid of the server at {self.url} is unknown, so its memory "
+                              f"cannot be measured: {_pid_fix(self.front_end)}")
+        import psutil
+
+        from pytest_mcpperf.monitor import rss_bytes
+
+        try:
+            return rss_bytes(self.pid)
+        except psutil.Error as exc:
+            raise TargetError(f"cannot read the memory of server pid {self.pid} ({exc}); "
+                              "check that the server is still running") from exc
+
+    def stop(self) -> int | None:
+        """Stop a spawned server's whole process group, return its status; None for a URL."""
+        return None if self.server is None else self.server.stop()
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pid_fix(front_end: str) -> str:
+    spawn = f"let it be spawned ({option(front_end, 'server_cmd')})"
+    if front_end == "pytest":
+        return f"{spawn} instead of giving {option(front_end, 'url')}"
+    return f"{spawn} or give its pid ({option(front_end, 'server_pid')})"
+
+
+__all__ = ["SpawnedServer", "Target", "accepts_tcp", "bundled_server_command", "check_url",
+           "free_port", "host_port", "split_command", "wait_reachable"]

@@ -29,7 +29,6 @@ from pytest_mcpperf import LoadResult, LoadSpec
 from pytest_mcpperf.analysis.memory import analyze
 from pytest_mcpperf.analysis.stress import combine
 from pytest_mcpperf.cli.memory import Plan, measure, split_evenly
-from pytest_mcpperf.cli.serving import Target
 from pytest_mcpperf.cli.stress import (
     ProbePolicy,
     analyze_phases,
@@ -37,6 +36,7 @@ from pytest_mcpperf.cli.stress import (
     with_stress_report,
 )
 from pytest_mcpperf.engine.control import list_tools
+from pytest_mcpperf.target import Target
 
 PROBE = LoadSpec(url="", pattern="throughput", rate=20.0, duration_s=1.0, concurrency=2,
                  tool="fast_compute", arguments={"input": 5}, timeout_s=5.0,

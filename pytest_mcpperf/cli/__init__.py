@@ -5,8 +5,7 @@
     mcpperf stress  [globals] memory|cpu|flood|chaos|recovery ...
     mcpperf memory  [globals] baseline|leak-detection|growth-analysis ...
 
-Exit status: 0 when the run met its criteria, 1 when it ran but failed them,
-2 for usage or setup errors, 130 on Ctrl-C.
+Exit statuses: `pytest_mcpperf.cli.exitcodes.Exit` (the table ends every `--help`).
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
 from pytest_mcpperf.version import __version__
 
 COMMANDS = ("server", "client", "stress", "memory")
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mcpperf",
         description="Load, stress and memory tests for MCP servers over Streamable HTTP.",
         parents=[common_options(suppress=False)],
+        epilog=EPILOG, formatter_class=FORMATTER,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -44,13 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or EXIT_OK)
+        return int(args.func(args) or Exit.OK)
     except McpPerfError as exc:
         print(f"mcpperf: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     except KeyboardInterrupt:
         print("mcpperf: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return Exit.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,24 +10,23 @@
 Without --server-url the bundled server (or --server-cmd) is spawned and measured,
 its memory and CPU sampled. Prints the seed's result block (or, with --json, only the
 report object on stdout); a progress line goes to stderr while it runs.
-Exit status: 0 ok; 1 when the run failed (errors over 1 %, nothing answered, or the
-server unreachable); 2 for usage errors.
+Exit status 1 when the run failed (errors over 1 %, or nothing answered); the table
+below lists them all.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mcpperf.cli.options import json_object, non_negative_float, positive_float, positive_int
-from pytest_mcpperf.errors import McpPerfError, TargetError
+from pytest_mcpperf import settings
+from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
+from pytest_mcpperf.cli.options import add_typed, open_target
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
+from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
 
-EXIT_OK, EXIT_FAILED = 0, 1
 MAX_ERROR_RATE = 0.01
 
 
@@ -61,52 +60,54 @@ def _run_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("run options")
     g.add_argument("--tool", metavar="NAME", default=None,
                    help="call this tool instead of the subcommand's (default: per subcommand)")
-    g.add_argument("--arguments", metavar="JSON", type=json_object, default=None,
-                   help="tool arguments as a JSON object (default: per subcommand)")
-    g.add_argument("--warmup-seconds", metavar="S", type=non_negative_float, default=0.0,
-                   help="send but do not record for this long first (default: 0)")
-    g.add_argument("--timeout-seconds", metavar="S", type=positive_float, default=30.0,
-                   help="per-request timeout, counted from the intended send time "
-                   "(default: 30)")
-    g.add_argument("--arrival", choices=("constant", "poisson"), default="constant",
+    add_typed(g, "--arguments", settings.parse_json_object, metavar="JSON", default=None,
+              help="tool arguments as a JSON object (default: per subcommand)")
+    add_typed(g, "--warmup-seconds", settings.parse_non_negative_float, metavar="S",
+              default=0.0, help="send but do not record for this long first (default: 0)")
+    add_typed(g, "--timeout-seconds", settings.parse_positive_float, metavar="S",
+              default=30.0, help="per-request timeout, counted from the intended send time "
+              "(default: 30)")
+    g.add_argument("--arrival", choices=ARRIVALS, default="constant",
                    help="open-loop arrival process (default: constant)")
-    g.add_argument("--protocol", choices=("auto", "modern", "legacy"), default="auto",
+    g.add_argument("--protocol", choices=PROTOCOLS, default="auto",
                    help="MCP era: auto probes 2026-07-28 first (default: auto)")
     return p
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("client", parents=[common], help="load-test an MCP server",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EPILOG, formatter_class=FORMATTER)
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     run_opts = _run_options()
     for name, mode in MODES.items():
         m = modes.add_parser(name, parents=[common, run_opts], help=mode.help,
-                             description=f"mcpperf client {name}: {mode.help}.")
+                             description=f"mcpperf client {name}: {mode.help}.",
+                             epilog=EPILOG, formatter_class=FORMATTER)
         _add_mode_options(m, name, mode)
         m.set_defaults(func=_run)
 
 
 def _add_mode_options(m: argparse.ArgumentParser, name: str, mode: Mode) -> None:
     g = m.add_argument_group(f"{name} options")
+    positive_int, positive_float = settings.parse_positive_int, settings.parse_positive_float
     if mode.default_rate:
-        g.add_argument("--requests-per-second", metavar="R", type=positive_float,
-                       default=mode.default_rate,
-                       help=f"target send rate (default: {mode.default_rate:g})")
+        add_typed(g, "--requests-per-second", positive_float, metavar="R",
+                  default=mode.default_rate,
+                  help=f"target send rate (default: {mode.default_rate:g})")
     if name == "latency":
-        g.add_argument("--io-delay-ms", metavar="MS", type=positive_int, default=100,
-                       help="async_io delay per call (default: 100)")
+        add_typed(g, "--io-delay-ms", positive_int, metavar="MS", default=100,
+                  help="async_io delay per call (default: 100)")
     elif name == "stress":
-        g.add_argument("--computation-size", metavar="N", type=positive_int, default=100,
-                       help="cpu_intensive size per call (default: 100)")
+        add_typed(g, "--computation-size", positive_int, metavar="N", default=100,
+                  help="cpu_intensive size per call (default: 100)")
     elif name == "memory":
-        g.add_argument("--mb-per-request", metavar="MB", type=positive_int, default=10,
-                       help="memory_allocate MiB per call (default: 10)")
+        add_typed(g, "--mb-per-request", positive_int, metavar="MB", default=10,
+                  help="memory_allocate MiB per call (default: 10)")
     elif name == "burst":
-        g.add_argument("--burst-size", metavar="B", type=positive_int, default=100,
-                       help="requests per burst (default: 100)")
-        g.add_argument("--burst-interval-seconds", metavar="S", type=positive_float,
-                       default=5.0, help="seconds between bursts (default: 5)")
+        add_typed(g, "--burst-size", positive_int, metavar="B", default=100,
+                  help="requests per burst (default: 100)")
+        add_typed(g, "--burst-interval-seconds", positive_float, metavar="S", default=5.0,
+                  help="seconds between bursts (default: 5)")
 
 
 def default_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,18 +134,7 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
         burst_size=getattr(args, "burst_size", 100),
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
         protocol=args.protocol, processes=args.processes, server_pid=pid,
-        scenario=f"client {args.mode}")
-
-
-@contextlib.contextmanager
-def _target(args: argparse.Namespace) -> Iterator[tuple[str, int | None]]:
-    if args.server_url:
-        yield args.server_url, None
-        return
-    from pytest_mcpperf.target import SpawnedServer
-
-    with SpawnedServer(args.server_cmd) as server:
-        yield server.url, server.pid
+        scenario=f"client {args.mode}", front_end="cli")
 
 
 class ProgressLine:
@@ -169,18 +159,12 @@ class ProgressLine:
 def _run(args: argparse.Namespace) -> int:
     from pytest_mcpperf.engine import report, runner
 
-    progress = ProgressLine()
-    try:
-        with _target(args) as (url, pid):
-            result = runner.run(build_spec(args, url, pid), progress=progress)
-    except TargetError as exc:
-        progress.done()
-        print(f"mcpperf client: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except McpPerfError:
-        progress.done()
-        raise
-    progress.done()
+    with open_target(args) as target:  # a bad URL or an absent server: usage error, exit 2
+        progress = ProgressLine()
+        try:
+            result = runner.run(build_spec(args, target.url, target.pid), progress=progress)
+        finally:
+            progress.done()
     data = result.to_dict()
     if args.mode == "memory":
         data["memory"] = memory_summary(data)
@@ -211,9 +195,9 @@ def memory_summary(data: dict[str, Any]) -> dict[str, Any]:
             if data["duration_s"] else 0.0}
 
 
-def exit_status(data: dict[str, Any]) -> int:
+def exit_status(data: dict[str, Any]) -> Exit:
     req = data["requests"]
     done = req["ok"] + req["failed"]
     if req["ok"] == 0 or (done and req["failed"] / done > MAX_ERROR_RATE):
-        return EXIT_FAILED
-    return EXIT_OK
+        return Exit.FAILED
+    return Exit.OK

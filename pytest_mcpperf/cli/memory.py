@@ -8,8 +8,8 @@ when nothing is in flight. `pytest_mcpperf.analysis.memory.analyze` fits RSS aga
     leak-detection    --iterations N (default 10000): slope -> stable | moderate | leak
     growth-analysis   --duration-seconds S, a snapshot every --measurement-interval-seconds
 
-Exit status 0 when the verdict meets the seed's criteria (no leak, growth < 10 %), 1 when
-it does not, 2 when memory cannot be measured or the load could not run.
+The run meets its criteria (exit status 0) when the verdict meets the seed's (no leak,
+growth < 10 %); a server whose memory cannot be measured is a setup error (exit status 2).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,51 +32,54 @@ from pytest_mcpperf.analysis.memory import (
     per_request_rating,
 )
 from pytest_mcpperf.analysis.stress import Tally, combine, tally_from_requests
-from pytest_mcpperf.cli.options import json_object, positive_float, positive_int
-from pytest_mcpperf.cli.serving import (
-    Runner,
-    Target,
-    add_target_options,
-    default_runner,
-    open_target,
-)
-from pytest_mcpperf.errors import ConfigError, McpPerfError, TargetError
+from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
+from pytest_mcpperf.cli.options import Runner, add_typed, default_runner, open_target
+from pytest_mcpperf.errors import McpPerfError, TargetError
 from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.settings import (
+    parse_json_object,
+    parse_non_negative_int,
+    parse_positive_float,
+    parse_positive_int,
+)
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import Target
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_CHUNKS = 20
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("memory", parents=[common], help="server memory analysis",
-                       description=__doc__.split("\n\n")[0] if __doc__ else None)
+                       description=__doc__.split("\n\n")[0] if __doc__ else None,
+                       epilog=EPILOG, formatter_class=FORMATTER)
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
-    b = modes.add_parser("baseline", parents=[common], help="memory per request")
-    b.add_argument("--request-count", metavar="N", type=positive_int, default=100,
-                   help="requests to measure (default: 100)")
-    leak = modes.add_parser("leak-detection", parents=[common], help="leak verdict")
-    leak.add_argument("--iterations", metavar="N", type=positive_int, default=10000,
-                      help="requests to measure (default: 10000)")
+    b = modes.add_parser("baseline", parents=[common], help="memory per request",
+                         epilog=EPILOG, formatter_class=FORMATTER)
+    add_typed(b, "--request-count", parse_positive_int, metavar="N", default=100,
+              help="requests to measure (default: 100)")
+    leak = modes.add_parser("leak-detection", parents=[common], help="leak verdict",
+                            epilog=EPILOG, formatter_class=FORMATTER)
+    add_typed(leak, "--iterations", parse_positive_int, metavar="N", default=10000,
+              help="requests to measure (default: 10000)")
     g = modes.add_parser("growth-analysis", parents=[common],
-                         help="memory over time, for --duration-seconds")
-    g.add_argument("--measurement-interval-seconds", metavar="S", type=positive_float,
-                   default=60.0, help="seconds between printed snapshots (default: 60)")
+                         help="memory over time, for --duration-seconds",
+                         epilog=EPILOG, formatter_class=FORMATTER)
+    add_typed(g, "--measurement-interval-seconds", parse_positive_float, metavar="S",
+              default=60.0, help="seconds between printed snapshots (default: 60)")
     for m in (b, leak, g):
         _add_load_options(m)
         m.set_defaults(func=run_command)
 
 
 def _add_load_options(p: argparse.ArgumentParser) -> None:
-    add_target_options(p)
-    p.add_argument("--rate", metavar="RPS", type=positive_float, default=500.0,
-                   help="open-loop request rate of the measured load (default: 500)")
-    p.add_argument("--warmup-requests", metavar="N", type=int, default=200,
-                   help="requests sent before the sample at time zero (default: 200)")
+    add_typed(p, "--rate", parse_positive_float, metavar="RPS", default=500.0,
+              help="open-loop request rate of the measured load (default: 500)")
+    add_typed(p, "--warmup-requests", parse_non_negative_int, metavar="N", default=200,
+              help="requests sent before the sample at time zero (default: 200)")
     p.add_argument("--tool", metavar="NAME", default="fast_compute",
                    help="tool called by every request (default: fast_compute)")
-    p.add_argument("--arguments", metavar="JSON", type=json_object, default={"input": 5},
-                   help='its arguments as a JSON object (default: {"input": 5})')
+    add_typed(p, "--arguments", parse_json_object, metavar="JSON", default={"input": 5},
+              help='its arguments as a JSON object (default: {"input": 5})')
 
 
 
@@ -248,15 +250,12 @@ def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
 
 def run_command(args: argparse.Namespace, run: Runner | None = None,
                 clock: Callable[[], float] | None = None) -> int:
-    if args.warmup_requests < 0:
-        raise ConfigError(f"invalid --warmup-requests {args.warmup_requests}: pass 0 or more")
     out: Callable[[str], None] = (lambda _s: None) if args.json else print
     with open_target(args) as target:
         if target.pid is None:
-            print("mcpperf memory: the server's memory cannot be measured: --server-url gives "
-                  "no process to sample; let mcpperf spawn it (--server-cmd \"CMD {port}\") or "
-                  "pass its pid with --server-pid", file=sys.stderr)
-            return EXIT_USAGE
+            raise TargetError("the server's memory cannot be measured: --server-url gives "
+                              "no process to sample; let mcpperf spawn it (--server-cmd "
+                              "\"CMD {port}\") or pass its pid with --server-pid")
         base = base_spec(args, target)
         m = measure(target, base, make_plan(args), run or default_runner(),
                     args.warmup_requests, clock or time.monotonic, out)
@@ -276,4 +275,4 @@ def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurem
         if total.failed:
             out(f"note: {total.failed:,} of {total.attempted:,} requests failed")
         out(analysis_block(args.mode, a, m.server_alive))
-    return EXIT_OK if a.passed and m.server_alive else EXIT_FAILED
+    return Exit.OK if a.passed and m.server_alive else Exit.FAILED

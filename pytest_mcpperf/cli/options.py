@@ -1,58 +1,48 @@
-"""Subcommands of the `mcpperf` command, one module each.
+"""What the subcommands share: the global options, argument types, the target, the engine.
 
-Each module exposes `register(subparsers, common)`, where `common` is the parent parser
-holding the global options, so that they are accepted before or after the subcommand.
+Argument types are settings' parsers (`pytest_mcpperf.settings.parse_*`) behind `arg()`,
+so the command and the pytest options accept and refuse the same values with the same
+words.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from pytest_mcpperf import settings
+from pytest_mcpperf.errors import ConfigError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import DEFAULT_STARTUP_TIMEOUT_S, Target
+from pytest_mcpperf.vocabulary import option
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080/mcp"
+CLI = "cli"
+
+T = TypeVar("T")
+Runner = Callable[[LoadSpec], LoadResult]
 
 
-def _parse(text: str, kind: type[int] | type[float], what: str) -> float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}") from None
+def arg(parse: Callable[[object, str, str], T], flag: str) -> Callable[[str], T]:
+    """An argparse `type=` from a settings parser: its value, or its message as a usage error."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text, flag, flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = flag.lstrip("-").replace("-", "_")  # argparse names it on errors
+    return convert
 
 
-def positive_int(text: str) -> int:
-    value = int(_parse(text, int, "integer"))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _parse(text, float, "number")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _parse(text, float, "number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def json_object(text: str) -> dict[str, Any]:
-    """A JSON object given on the command line (tool arguments)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: pass an object such as "
-                                         "'{\"input\": 5}'") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object: wrap it in {{...}}")
-    return value
-
-
+def add_typed(group: argparse._ActionsContainer, flag: str,
+              parse: Callable[[object, str, str], Any], **kwargs: Any) -> argparse.Action:
+    """`group.add_argument(flag, type=arg(parse, flag), **kwargs)`: the flag named once."""
+    return group.add_argument(flag, type=arg(parse, flag), **kwargs)
 
 
 def common_options(*, suppress: bool) -> argparse.ArgumentParser:
@@ -67,18 +57,58 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     def d(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
 
-    g.add_argument("--server-url", metavar="URL", default=d(None),
+    def flag(key: str) -> str:
+        return option(CLI, key)
+
+    g.add_argument(flag("url"), metavar="URL", default=d(None),
                    help="MCP endpoint of a running server (default: spawn the bundled "
                    f"server; the seed's default was {DEFAULT_SERVER_URL})")
-    g.add_argument("--server-cmd", metavar="CMD", default=d(None),
+    add_typed(g, flag("server_pid"), settings.parse_positive_int, metavar="PID",
+              default=d(None), help=f"pid of the server behind {flag('url')}, so that its "
+              "memory can be sampled (default: none; a spawned server's pid is always known)")
+    g.add_argument(flag("server_cmd"), metavar="CMD", default=d(None),
                    help="spawn this server command instead, '{port}' replaced by a free "
                    "port (default: the bundled server)")
-    g.add_argument("--concurrency", metavar="N", type=positive_int, default=d(10),
-                   help="connections (open loop) or users (closed loop) (default: 10)")
-    g.add_argument("--duration-seconds", metavar="S", type=positive_float, default=d(60.0),
-                   help="how long to send load (default: 60)")
-    g.add_argument("--processes", metavar="N", type=positive_int, default=d(1),
-                   help="generator processes; histograms are merged exactly (default: 1)")
+    add_typed(g, flag("startup_timeout"), settings.parse_positive_float, metavar="S",
+              default=d(DEFAULT_STARTUP_TIMEOUT_S), help="how long a spawned server may "
+              f"take to accept connections (default: {DEFAULT_STARTUP_TIMEOUT_S:g})")
+    add_typed(g, flag("concurrency"), settings.parse_positive_int, metavar="N", default=d(10),
+              help="connections (open loop) or users (closed loop) (default: 10)")
+    add_typed(g, flag("duration"), settings.parse_positive_float, metavar="S",
+              default=d(60.0), help="how long to send load (default: 60)")
+    add_typed(g, flag("processes"), settings.parse_positive_int, metavar="N", default=d(1),
+              help="generator processes; histograms are merged exactly (default: 1)")
     g.add_argument("--json", action="store_true", default=d(False),
                    help="print the report object (schema mcpperf/1) on stdout")
     return p
+
+
+def open_target(args: argparse.Namespace) -> Target:
+    """The server the command measures: --server-url (checked, reached), else a spawned one.
+
+    Use it as a context manager: a spawned server is stopped on the way out.
+    """
+    url: str | None = getattr(args, "server_url", None)
+    command: str | None = getattr(args, "server_cmd", None)
+    pid: int | None = getattr(args, "server_pid", None)
+    if url and command:
+        raise ConfigError(f"both {option(CLI, 'url')} and {option(CLI, 'server_cmd')} are "
+                          "set: give only one of them")
+    if url:
+        return Target.at_url(url, pid=pid, front_end=CLI)
+    if pid is not None:
+        raise ConfigError(f"{option(CLI, 'server_pid')} is for a server at "
+                          f"{option(CLI, 'url')}; a spawned server's pid is known: drop it")
+    startup_timeout_s = float(getattr(args, "startup_timeout_seconds",
+                                      DEFAULT_STARTUP_TIMEOUT_S))
+    return Target.spawn(command, startup_timeout_s=startup_timeout_s, front_end=CLI)
+
+
+def engine() -> Any:
+    """The load engine module (`run`, `arun`), imported late so `--help` stays fast."""
+    return importlib.import_module("pytest_mcpperf.engine.runner")
+
+
+def default_runner() -> Runner:
+    """The load engine's `run`."""
+    return cast(Runner, engine().run)

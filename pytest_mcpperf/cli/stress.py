@@ -16,8 +16,8 @@ Every mode runs the same three phases against one server:
    the baseline's range, or --recovery-timeout-seconds pass.
 
 Reliability = successes among requests expected to succeed; grades >= 99 EXCELLENT,
->= 95 GOOD, >= 90 MODERATE, else POOR. Exit status 0 when the server stayed alive, graded
-better than POOR and recovered in under 30 s; 1 otherwise; 2 for usage/setup errors.
+>= 95 GOOD, >= 90 MODERATE, else POOR. The run meets its criteria (exit status 0) when
+the server stayed alive, graded better than POOR and recovered in under 30 s.
 """
 
 from __future__ import annotations
@@ -43,13 +43,19 @@ from pytest_mcpperf.analysis.stress import (
     recovery_time,
     tally_from_requests,
 )
-from pytest_mcpperf.cli.options import positive_float, positive_int
-from pytest_mcpperf.cli.serving import Target, add_target_options, engine, open_target
+from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
+from pytest_mcpperf.cli.options import add_typed, engine, open_target
 from pytest_mcpperf.errors import ConfigError, McpPerfError
 from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.settings import (
+    parse_json_object,
+    parse_percent,
+    parse_positive_float,
+    parse_positive_int,
+)
 from pytest_mcpperf.spec import LoadSpec, ToolCall
+from pytest_mcpperf.target import Target
 
-EXIT_OK, EXIT_FAILED = 0, 1
 RunMany = Callable[[Sequence[LoadSpec]], list[LoadResult]]
 
 FAULTS = ("invalid", "protocol", "internal", "timeout", "disconnect", "overload")
@@ -71,7 +77,8 @@ FAULT_MIX = tuple(
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("stress", parents=[common], help="stress a server, grade reliability",
-                       description=__doc__.split("\n\n")[0] if __doc__ else None)
+                       description=__doc__.split("\n\n")[0] if __doc__ else None,
+                       epilog=EPILOG, formatter_class=FORMATTER)
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     add = _mode_adder(modes, common)
     m = add("memory", "concurrent memory_allocate calls")
@@ -81,17 +88,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _concurrent(c)
     _size(c)
     f = add("flood", "a flood of requests and connections")
-    f.add_argument("--connections-per-second", metavar="N", type=positive_int, default=1000,
-                   help="requests (each may open a connection) per second (default: 1000)")
-    f.add_argument("--max-connections", metavar="N", type=positive_int, default=5000,
-                   help="most connections open at once (default: 5000)")
+    add_typed(f, "--connections-per-second", parse_positive_int, metavar="N", default=1000,
+              help="requests (each may open a connection) per second (default: 1000)")
+    add_typed(f, "--max-connections", parse_positive_int, metavar="N", default=5000,
+              help="most connections open at once (default: 5000)")
     ch = add("chaos", "a weighted mix of tools with deliberate faults")
     _concurrent(ch)
-    ch.add_argument("--error-rate-percent", metavar="P", type=_percent, default=50,
-                    help="share of requests that are deliberate error_simulation faults, "
-                    "0-99 (default: 50)")
-    ch.add_argument("--requests-per-second", metavar="RPS", type=positive_float, default=200.0,
-                    help="offered load, open loop, faults included (default: 200)")
+    add_typed(ch, "--error-rate-percent", parse_percent, metavar="P", default=50,
+              help="share of requests that are deliberate error_simulation faults, "
+              "0-99 (default: 50)")
+    add_typed(ch, "--requests-per-second", parse_positive_float, metavar="RPS", default=200.0,
+              help="offered load, open loop, faults included (default: 200)")
     r = add("recovery", "memory + CPU stress, then time the recovery")
     _concurrent(r)
     _mb(r)
@@ -101,56 +108,45 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def _mode_adder(modes: Any, common: argparse.ArgumentParser) -> Callable[
         [str, str], argparse.ArgumentParser]:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = modes.add_parser(name, parents=[common], help=help_text)
+        p: argparse.ArgumentParser = modes.add_parser(name, parents=[common], help=help_text,
+                                                      epilog=EPILOG, formatter_class=FORMATTER)
         _probe_options(p)
-        add_target_options(p)
         p.set_defaults(func=run_command)
         return p
     return add
 
 
 def _concurrent(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-concurrent", metavar="N", type=positive_int, default=100,
-                   help="concurrent users, each with its own session (default: 100)")
+    add_typed(p, "--max-concurrent", parse_positive_int, metavar="N", default=100,
+              help="concurrent users, each with its own session (default: 100)")
 
 
 def _mb(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mb-per-request", metavar="MB", type=positive_int, default=50,
-                   help="memory_allocate(mb_size) per call (default: 50)")
+    add_typed(p, "--mb-per-request", parse_positive_int, metavar="MB", default=50,
+              help="memory_allocate(mb_size) per call (default: 50)")
 
 
 def _size(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--computation-size", metavar="N", type=positive_int, default=1000,
-                   help="cpu_intensive(size) per call (default: 1000)")
-
-
-def _percent(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid percentage {text!r}") from None
-    if not 0 <= value <= 99:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range: pass 0 to 99 (at 100 "
-                                         "nothing is expected to succeed)")
-    return value
+    add_typed(p, "--computation-size", parse_positive_int, metavar="N", default=1000,
+              help="cpu_intensive(size) per call (default: 1000)")
 
 
 def _probe_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("recovery probe")
-    g.add_argument("--probe-rate", metavar="RPS", type=positive_float, default=20.0,
-                   help="light probe rate before and after the stress (default: 20)")
-    g.add_argument("--probe-interval-seconds", metavar="S", type=positive_float, default=1.0,
-                   help="length of one probe interval (default: 1)")
-    g.add_argument("--baseline-intervals", metavar="N", type=positive_int, default=3,
-                   help="probe intervals that define the healthy range (default: 3)")
-    g.add_argument("--hold-intervals", metavar="N", type=positive_int, default=3,
-                   help="healthy intervals in a row that count as recovered (default: 3)")
-    g.add_argument("--recovery-timeout-seconds", metavar="S", type=positive_float,
-                   default=60.0, help="stop probing after this long (default: 60)")
+    add_typed(g, "--probe-rate", parse_positive_float, metavar="RPS", default=20.0,
+              help="light probe rate before and after the stress (default: 20)")
+    add_typed(g, "--probe-interval-seconds", parse_positive_float, metavar="S", default=1.0,
+              help="length of one probe interval (default: 1)")
+    add_typed(g, "--baseline-intervals", parse_positive_int, metavar="N", default=3,
+              help="probe intervals that define the healthy range (default: 3)")
+    add_typed(g, "--hold-intervals", parse_positive_int, metavar="N", default=3,
+              help="healthy intervals in a row that count as recovered (default: 3)")
+    add_typed(g, "--recovery-timeout-seconds", parse_positive_float, metavar="S",
+              default=60.0, help="stop probing after this long (default: 60)")
     g.add_argument("--probe-tool", metavar="NAME", default="fast_compute",
                    help="tool the probe calls (default: fast_compute)")
-    g.add_argument("--probe-arguments", metavar="JSON", type=json.loads,
-                   default={"input": 5}, help='its arguments (default: {"input": 5})')
+    add_typed(g, "--probe-arguments", parse_json_object, metavar="JSON",
+              default={"input": 5}, help='its arguments (default: {"input": 5})')
 
 
 def _users(total: int, percent: int) -> tuple[int, int]:
@@ -408,7 +404,7 @@ def run_command(args: argparse.Namespace, run_many: RunMany | None = None,
         print(json.dumps(build_report(ph, a), indent=2))
     else:
         print(results_block(args, ph, a))
-    return EXIT_OK if a.passed else EXIT_FAILED
+    return Exit.OK if a.passed else Exit.FAILED
 
 
 __all__ = ["Phases", "ProbePolicy", "analyze_phases", "register", "run_command",

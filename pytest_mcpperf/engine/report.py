@@ -61,7 +61,7 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
         "service_time_ms": stats.summary_ms(service),
         "accuracy": accuracy.report_dict(
             check, accuracy.Limits(), sent=run.sent, processes=len(shards),
-            processes_option=option(getattr(spec, "front_end", "api"), "processes")),
+            processes_option=option(spec.front_end, "processes")),
         "server": cast(ServerSection, dict(server)),
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import socket
+import subprocess
+import sys
 
 import pytest
 from test_engine_raw_server import RawMcpServer
 
-from pytest_mcpperf import cli
+from pytest_mcpperf import cli, settings
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +57,59 @@ def test_errors_over_one_percent_exit_1(capsys: pytest.CaptureFixture[str]) -> N
     assert "errors: tool_error 50" in out
 
 
-def test_unreachable_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    with RawMcpServer() as srv:
-        url = srv.url
-    rc = cli.main(["client", "throughput", "--server-url", url, "--duration-seconds", "1"])
-    assert rc == 1
-    assert "cannot start an MCP session" in capsys.readouterr().err
+SUBCOMMANDS = [["client", "throughput"], ["stress", "memory"], ["memory", "baseline"]]
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/mcp"
+
+
+def _mcpperf(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_mcpperf.cli", *argv],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
+@pytest.mark.parametrize(("url", "message"), [
+    ("notaurl", "invalid MCP URL 'notaurl' from --server-url: expected http://HOST:PORT/PATH"),
+    (None, "cannot reach the MCP server at "),
+], ids=["bad-url", "unreachable"])
+def test_setup_errors_exit_2_with_one_clean_line(command: list[str], url: str | None,
+                                                 message: str) -> None:
+    proc = _mcpperf(*command, "--server-url", url or _closed_port_url(),
+                    "--duration-seconds", "1")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]  # one line
+    assert proc.stderr.startswith(f"mcpperf: error: {message}")
+    assert "--mcp-url" not in proc.stderr
+    assert "--server-url" in proc.stderr
+
+
+def test_a_server_that_crashes_at_startup_exits_2() -> None:
+    crash = f"{sys.executable} -c \"import sys; print('bad config'); sys.exit(3)\""
+    proc = _mcpperf("client", "throughput", "--server-cmd", crash, "--duration-seconds", "1")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    first, *output = proc.stderr.splitlines()
+    assert first.startswith("mcpperf: error: server command ")
+    assert first.endswith("exited with status 3 before it accepted connections.")
+    assert "bad config" in output  # the server's own output follows the error line
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "abc"])
+def test_bad_durations_are_refused_as_the_pytest_option_refuses_them(
+        command: list[str], value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    setting = next(s for s in settings.SETTINGS if s.name == "duration")
+    with pytest.raises(argparse.ArgumentTypeError) as pytest_error:
+        settings.cli_type(setting)(value)
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*command, "--duration-seconds", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    said = err.splitlines()[-1].split("argument --duration-seconds: ", 1)[1]
+    assert said == str(pytest_error.value).replace("--perf-duration", "--duration-seconds")

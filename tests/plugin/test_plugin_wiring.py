@@ -236,8 +236,8 @@ def test_unreachable_url_is_a_clear_error(pytester: pytest.Pytester) -> None:
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--perf-duration=soon", timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*argument --perf-duration: invalid --perf-duration 'soon' "
-                                 "from --perf-duration: expected a number greater than 0*"])
+    result.stderr.fnmatch_lines(["*argument --perf-duration: invalid --perf-duration 'soon': "
+                                 "expected a number greater than 0*"])
 
 
 def test_env_and_ini_twins(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,7 +44,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["client", "throughput", "--requests-per-second", "abc"])
     assert exc.value.code == 2
-    assert "invalid number 'abc'" in capsys.readouterr().err
+    assert ("argument --requests-per-second: invalid --requests-per-second 'abc': expected a "
+            "number greater than 0" in capsys.readouterr().err)
 
 
 def test_exit_status() -> None:
@@ -63,3 +64,20 @@ def test_memory_summary() -> None:
         "verdict": "moderate", "growth_percent": 20.0,
         "bytes_per_request": 20 * 1024.0, "slope_bytes_per_s": 20 * 1024 * 1024 / 10}
     assert client.memory_summary({"server": {}}) == {}
+
+
+def test_exit_statuses_agree_in_code_help_and_readme(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from pytest_mcpperf.cli.exitcodes import MEANING, Exit
+
+    assert [int(c) for c in Exit] == [0, 1, 2, 130]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for argv in (["--help"], ["client", "throughput", "--help"], ["memory", "baseline", "--help"]):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+        help_text = " ".join(capsys.readouterr().out.split())
+        for code in Exit:
+            assert f"{int(code)} {MEANING[code]}" in help_text
+    for code in Exit:
+        assert f"| {int(code)} | {MEANING[code]} |" in readme

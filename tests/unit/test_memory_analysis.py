@@ -26,9 +26,9 @@ from pytest_mcpperf.cli.memory import (
     measure,
     split_evenly,
 )
-from pytest_mcpperf.cli.serving import Target
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import Target
 
 
 def series(base: int, per_request: int, counts: list[int], dt: float = 1.0) -> list[MemorySample]:

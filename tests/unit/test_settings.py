@@ -87,7 +87,7 @@ def test_report_option(text: str, expected: tuple[str, Path]) -> None:
 
 
 def test_report_option_rejects_unknown_format() -> None:
-    with pytest.raises(ConfigError, match=r"invalid --perf-report 'xml:r.xml' from --perf-report"):
+    with pytest.raises(ConfigError, match=r"invalid --perf-report 'xml:r.xml': expected json"):
         parse_report("xml:r.xml", "--perf-report", "--perf-report")
 
 

@@ -20,7 +20,6 @@ from pytest_mcpperf.analysis.stress import (
     tally_from_requests,
 )
 from pytest_mcpperf.cli import build_parser
-from pytest_mcpperf.cli.serving import Target
 from pytest_mcpperf.cli.stress import (
     analyze_phases,
     results_block,
@@ -30,6 +29,7 @@ from pytest_mcpperf.cli.stress import (
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import Target
 
 
 def requests(scheduled: int, ok: int, **errors: int) -> dict[str, object]:

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from pytest_mcpperf.errors import ConfigError, TargetError
-from pytest_mcpperf.target import SpawnedServer, check_url, split_command, wait_reachable
+from pytest_mcpperf.target import (
+    SpawnedServer,
+    Target,
+    check_url,
+    split_command,
+    wait_reachable,
+)
 
 LISTENER = textwrap.dedent("""
     import socket, sys, time, subprocess
@@ -51,8 +59,6 @@ def test_stop_kills_the_whole_group(listener: Path) -> None:
         kids = proc.children(recursive=True)
         if kids:
             break
-        import time
-
         time.sleep(0.02)
     assert kids, "grandchild not started"
     server.stop()
@@ -91,6 +97,92 @@ def test_unreachable_url() -> None:
         port = s.getsockname()[1]
     with pytest.raises(TargetError, match="cannot reach the MCP server"):
         wait_reachable(f"http://127.0.0.1:{port}/mcp", timeout_s=0.3)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("notaurl", "expected http://HOST:PORT/PATH"),
+    ("http://127.0.0.1:70000/mcp", "port '70000' is not a number from 1 to 65535"),
+    ("http://127.0.0.1:0/mcp", "port '0' is not a number from 1 to 65535"),
+    ("http://::1:8080/mcp", "malformed IPv6 address; write it in brackets"),
+    ("http://[::1/mcp", "malformed IPv6 address; write it in brackets"),
+])
+@pytest.mark.parametrize(("front_end", "flag", "other"), [
+    ("cli", "--server-url", "--mcp-url"),
+    ("pytest", "--mcp-url", "--server-url"),
+])
+def test_bad_urls_name_the_callers_option(url: str, message: str, front_end: str, flag: str,
+                                          other: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        Target.at_url(url, front_end=front_end)
+    assert f"invalid MCP URL {url!r} from {flag}: {message}" in str(exc.value)
+    assert other not in str(exc.value)
+
+
+def test_good_urls_pass() -> None:
+    for url in ("http://[::1]:8080/mcp", "https://example.com/mcp", "http://h:1/"):
+        assert check_url(url) == url
+
+
+@pytest.mark.parametrize(("front_end", "fix"), [
+    ("cli", "fix --server-url, or spawn one with --server-cmd"),
+    ("pytest", "fix --mcp-url, or spawn one with --mcp-server-cmd"),
+    ("api", "fix LoadSpec.url, or spawn one with Target.spawn(command)"),
+])
+def test_at_url_unreachable_names_the_fix(front_end: str, fix: str) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/mcp"
+    expected = rf"cannot reach the MCP server at {url} .*{re.escape(fix)}"
+    with pytest.raises(TargetError, match=expected):
+        Target.at_url(url, front_end=front_end, reach_timeout_s=0.2)
+
+
+def test_at_url_reachable_then_gone(listener: Path) -> None:
+    with Target.spawn([sys.executable, str(listener), "{port}"]) as spawned:
+        reached = Target.at_url(spawned.url, front_end="cli")
+        assert (reached.url, reached.pid, reached.spawned) == (spawned.url, None, False)
+        assert reached.alive()
+        assert reached.stop() is None  # nothing of ours to stop
+    assert not reached.alive()  # nothing accepts connections any more
+
+
+def test_spawned_target_that_dies(listener: Path) -> None:
+    target = Target.spawn([sys.executable, str(listener), "{port}"], startup_timeout_s=10)
+    try:
+        assert (target.spawned, target.alive(), target.exit_status) == (True, True, None)
+        assert target.rss() > 0
+        os.kill(target.pid or 0, signal.SIGKILL)
+        for _ in range(250):  # alive() polls, and so reaps, the process: no psutil.wait here
+            if not target.alive():
+                break
+            time.sleep(0.02)
+        assert not target.alive()
+        assert target.exit_status == -signal.SIGKILL
+        assert "listening" in target.output_tail()
+        with pytest.raises(TargetError, match=r"(?s)exited with status -9.*listening"):
+            target.check_alive()
+    finally:
+        target.stop()
+
+
+def test_spawned_target_that_crashes_at_startup() -> None:
+    cmd = [sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"]
+    with pytest.raises(TargetError, match=r"(?s)exited with status 3.*bad config"):
+        Target.spawn(cmd, startup_timeout_s=10)
+
+
+@pytest.mark.parametrize(("front_end", "fix"), [
+    ("cli", "let it be spawned (--server-cmd) or give its pid (--server-pid)"),
+    ("pytest", "let it be spawned (--mcp-server-cmd) instead of giving --mcp-url"),
+])
+def test_rss_without_a_pid_names_the_fix(front_end: str, fix: str) -> None:
+    with pytest.raises(TargetError, match=re.escape(fix)):
+        Target("http://127.0.0.1:1/mcp", front_end=front_end).rss()
 
 
 def test_group_signal_helper_ignores_missing() -> None:
