@@ -41,7 +41,7 @@ class _Conn(asyncio.Protocol):
         self.server.transports.add(transport)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.transports.discard(self.transport)  # type: ignore[arg-type]
+        self.server.transports.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed_data(data)

@@ -100,7 +100,7 @@ async def app_client() -> AsyncIterator[Client]:
 
 
 async def rpc(resp: Any) -> dict[str, Any]:
-    return json.loads(await resp.get_data())  # type: ignore[no-any-return]
+    return json.loads(await resp.get_data())
 
 
 @dataclass

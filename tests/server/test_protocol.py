@@ -161,7 +161,7 @@ async def test_progress_streams_as_sse(app_client: Client) -> None:
     body["params"]["_meta"]["progressToken"] = "tok"
     resp = await app_client.post("/mcp", json=body, headers=headers)
     assert resp.content_type.startswith("text/event-stream")
-    messages = sse_messages(await resp.get_data())
+    messages = sse_messages(await resp.get_data(as_text=False))
     progress = [m["params"]["progress"] for m in messages[:-1]]
     assert all(m["method"] == "notifications/progress" for m in messages[:-1])
     assert progress == sorted(progress)

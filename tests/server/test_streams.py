@@ -22,7 +22,7 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
 async def next_message(lines: Any) -> dict[str, Any]:
     async for line in lines:
         if line.startswith("data: "):
-            return json.loads(line[6:])  # type: ignore[no-any-return]
+            return json.loads(line[6:])
     raise AssertionError("stream ended")
 
 
