@@ -35,6 +35,7 @@ from pytest_mcpperf.analysis.memory import (
     measure,
     per_request_rating,
 )
+from pytest_mcpperf.analysis.server import MeasuredServer
 from pytest_mcpperf.analysis.stress import combine
 from pytest_mcpperf.cli.options import json_object, positive_float, positive_int
 from pytest_mcpperf.cli.serving import (
@@ -168,7 +169,7 @@ def run_command(args: argparse.Namespace, run: Runner | None = None,
     return finish(args, target, base, m, out)
 
 
-def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurement,
+def finish(args: argparse.Namespace, target: MeasuredServer, base: LoadSpec, m: Measurement,
            out: Callable[[str], None]) -> int:
     total = combine(m.tallies)
     if total.ok == 0 and m.server_alive:
