@@ -18,11 +18,14 @@ from pytest_mcpperf import settings as cfg
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.fixtures import (
     McpServer,
+    MemorySeries,
     PerfClient,
     Plan,
     Progress,
     ProgressLines,
+    StressCheck,
     load_engine,
+    measured,
     start_server,
 )
 from pytest_mcpperf.monitor import ServerMonitor
@@ -190,3 +193,37 @@ def server_monitor(mcp_server: McpServer) -> Iterator[ServerMonitor]:
     monitor = ServerMonitor(mcp_server.pid).start()
     yield monitor
     monitor.stop()
+
+
+@pytest.fixture
+def stress_check(mcp_server: McpServer, perf_client: PerfClient) -> StressCheck:
+    """Stress with recovery: `stress_check(stress, policy=None)`.
+
+    A light probe of `fast_compute` records the healthy range (2 one-second intervals
+    by default; pass a `pytest_mcpperf.analysis.stress.ProbePolicy` to change it), then
+    `stress()` runs (return `perf_client.run()`, or a list: the run expected to succeed
+    first, deliberate faults after), then the probe runs until p99 and error rate are
+    back in range (at most 60 s). Returns the stress run's result with `result.stress`
+    (reliability_percent, grade, recovery_s, server_alive, passed), recorded for the
+    summary and the report.
+    """
+    return StressCheck(measured(mcp_server), lambda spec: load_engine().run(spec),
+                       perf_client.record)
+
+
+@pytest.fixture
+def memory_series(mcp_server: McpServer, perf_client: PerfClient) -> MemorySeries:
+    """The server's memory per request: `memory_series(spec, chunks=10)`.
+
+    Sends `spec.rate x spec.duration_s` requests of `spec` (e.g. `perf_client.spec()`)
+    in chunks after a warm-up, sampling the server's RSS at time zero and after each
+    chunk. Returns the result with `result.memory` (verdict stable | moderate | leak |
+    insufficient, bytes_per_request, growth_percent, ...: the analysis `mcpperf memory`
+    uses), recorded for the summary and the report. Skips the test when the server's
+    pid is unknown (`--mcp-url`).
+    """
+    if mcp_server.pid is None:
+        pytest.skip(f"the memory of {mcp_server.url} cannot be measured: --mcp-url gives no "
+                    "process; use --mcp-server-cmd so that the plugin spawns it")
+    return MemorySeries(measured(mcp_server), lambda spec: load_engine().run(spec),
+                        perf_client.record)
