@@ -51,6 +51,12 @@ _HELP = {
 }
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_mcpperf import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mcpperf", "MCP server performance (pytest-mcpperf)")
     for setting in cfg.SETTINGS:
