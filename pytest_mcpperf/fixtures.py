@@ -1,4 +1,5 @@
-"""The objects behind the `mcp_server` and `perf_client` fixtures (declared in plugin.py).
+"""The objects behind the plugin's fixtures (declared in plugin.py): `mcp_server`,
+`perf_client`, and the `stress_check` and `memory_series` procedures.
 
 Nothing here imports pytest: the fixtures hand in what these objects need as callables
 (how to build a spec, the engine, where to record a result), so unit tests can drive
@@ -8,11 +9,15 @@ them with fakes.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from pytest_mcpperf.analysis import memory, stress
 from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
+from pytest_mcpperf.analysis.server import MeasuredServer, RunOne
+from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import RunSettings
 from pytest_mcpperf.spec import LoadSpec
@@ -154,3 +159,80 @@ class PerfClient:
         if failed:
             raise AssertionError(failure_message(failed))
         return result
+
+
+# ---------------------------------------------------------------- stress_check, memory_series
+
+
+Record = Callable[[Mapping[str, Any]], LoadResult]
+Stress = Callable[[], LoadResult | list[LoadResult]]
+
+#: The fixture's probe: 2 baseline seconds and 2 healthy seconds in a row, enough on
+#: loopback and short; a test may pass its own `ProbePolicy`.
+QUICK_PROBE = stress.ProbePolicy(baseline_intervals=2, hold_intervals=2, timeout_s=60.0,
+                                 interval_s=1.0)
+
+
+class StressCheck:
+    """`stress_check(stress, policy=None)`: probe, stress, probe until recovered, score.
+
+    The light probe (`policy`, QUICK_PROBE by default) records the healthy range;
+    `stress()` runs (it returns one result, or a list whose first is the run expected to
+    succeed and the rest deliberate faults); the probe runs until p99 and error rate are
+    back in range. Returns the stress run's result with `stress` added (reliability,
+    grade, recovery_s, server_alive, passed), recorded for the summary and the report.
+    """
+
+    def __init__(self, server: MeasuredServer, run: RunOne, record: Record,
+                 clock: Callable[[], float] = time.monotonic,
+                 policy: stress.ProbePolicy = QUICK_PROBE) -> None:
+        self.server = server
+        self.run = run
+        self.record = record
+        self.clock = clock
+        self.policy = policy
+
+    def __call__(self, stress_run: Stress, *,
+                 policy: stress.ProbePolicy | None = None) -> LoadResult:
+        policy = policy or self.policy
+        probe = policy.probe_spec(self.server.url, "pytest")
+        ph = stress.stress_with_recovery(lambda: _as_list(stress_run()),
+                                         lambda: self.run(probe), self.server.alive,
+                                         self.clock, policy)
+        a = stress.analyze_phases(ph, hold=policy.hold_intervals)
+        return self.record(stress.build_report(ph, a))
+
+
+def _as_list(value: LoadResult | list[LoadResult]) -> list[LoadResult]:
+    return value if isinstance(value, list) else [value]
+
+
+class MemorySeries:
+    """`memory_series(spec, chunks=10, warmup_requests=None)`: the server's RSS per request.
+
+    Sends `spec.rate x spec.duration_s` requests of `spec` (open loop, so `rate` > 0)
+    in `chunks` chunks after a warm-up (a fifth of them, at least 10, unless given),
+    and samples the server's RSS at time zero and after each chunk. Returns the result
+    with `memory` added (verdict, bytes_per_request, growth_percent, ...: the analysis
+    `mcpperf memory` uses), recorded for the summary and the report.
+    """
+
+    def __init__(self, server: MeasuredServer, run: RunOne, record: Record,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.server = server
+        self.run = run
+        self.record = record
+        self.clock = clock
+
+    def __call__(self, spec: LoadSpec, chunks: int = 10, *,
+                 warmup_requests: int | None = None) -> LoadResult:
+        if spec.rate <= 0 or chunks < 1:
+            raise ConfigError(f"memory_series needs an open-loop spec with a rate and 1 or more "
+                              f"chunks, got rate={spec.rate:g}, chunks={chunks}: pass "
+                              "perf_client.spec(pattern=\"throughput\", rate=...)")
+        total = max(chunks, round(spec.rate * spec.duration_s))
+        plan = memory.ChunkPlan(memory.split_evenly(total, chunks))
+        warmup = max(10, total // 5) if warmup_requests is None else warmup_requests
+        m = memory.measure(self.server, spec, plan, self.run, warmup, self.clock)
+        a = memory.analyze(m.samples)
+        return self.record(memory.build_report(spec.scenario, self.server, spec, m, a, warmup))

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 MB = 1024 * 1024
+MAX_SERIES_POINTS = 1200  # ~5 minutes of readings at 0.25 s; longer runs are thinned
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,31 @@ def summarize(samples: list[Sample], alive: bool = True) -> dict[str, Any]:
         "num_threads": {"start": first.num_threads, "peak": max(s.num_threads for s in samples)},
         "samples": len(samples),
         "alive": alive,
+        "series": series(samples),
     }
+
+
+def series(samples: list[Sample], max_points: int = MAX_SERIES_POINTS) -> list[dict[str, Any]]:
+    """The readings as `[{t, rss_bytes, cpu_percent}]`, thinned to at most `max_points`.
+
+    Thinning keeps the first and last readings and evenly spaced ones between; each
+    point's `cpu_percent` is the tree's CPU use since the previous point kept (None for
+    the first point, which has no interval before it).
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points={max_points}: pass 2 or more")
+    n = len(samples)
+    if n > max_points:
+        picks = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+        samples = [samples[i] for i in picks]
+    out: list[dict[str, Any]] = []
+    for i, s in enumerate(samples):
+        cpu: float | None = None
+        if i and s.t > samples[i - 1].t:
+            prev = samples[i - 1]
+            cpu = round(100.0 * (s.cpu_seconds - prev.cpu_seconds) / (s.t - prev.t), 1)
+        out.append({"t": round(s.t, 3), "rss_bytes": s.rss_bytes, "cpu_percent": cpu})
+    return out
 
 
 class ServerMonitor:

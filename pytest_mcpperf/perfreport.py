@@ -18,8 +18,11 @@ from pytest_mcpperf.result import SCHEMA
 
 
 def environment(config: pytest.Config) -> dict[str, Any]:
-    """Where the run happened: enough to tell two reports' machines apart."""
-    return {
+    """Where the run happened: enough to tell two reports' machines apart.
+
+    Implementations of the `pytest_mcpperf_update_environment` hook add to it.
+    """
+    env: dict[str, Any] = {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
@@ -30,6 +33,8 @@ def environment(config: pytest.Config) -> dict[str, Any]:
         "argv": list(config.invocation_params.args),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    config.hook.pytest_mcpperf_update_environment(config=config, environment=env)
+    return env
 
 
 def build_report(entries: Sequence[dict[str, Any]], env: dict[str, Any],

@@ -17,10 +17,12 @@ import pytest
 from pytest_mcpperf import settings as cfg
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.fixtures import (
+    MemorySeries,
     PerfClient,
     Plan,
     Progress,
     ProgressLines,
+    StressCheck,
     load_engine,
     start_server,
 )
@@ -46,6 +48,12 @@ _HELP = {
     "startup_timeout": ("SECONDS", "how long a spawned server may take to accept "
                         "connections", "20"),
 }
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_mcpperf import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -191,3 +199,37 @@ def server_monitor(mcp_server: Target) -> Iterator[ServerMonitor]:
     monitor = ServerMonitor(mcp_server.pid).start()
     yield monitor
     monitor.stop()
+
+
+@pytest.fixture
+def stress_check(mcp_server: Target, perf_client: PerfClient) -> StressCheck:
+    """Stress with recovery: `stress_check(stress, policy=None)`.
+
+    A light probe of `fast_compute` records the healthy range (2 one-second intervals
+    by default; pass a `pytest_mcpperf.analysis.stress.ProbePolicy` to change it), then
+    `stress()` runs (return `perf_client.run()`, or a list: the run expected to succeed
+    first, deliberate faults after), then the probe runs until p99 and error rate are
+    back in range (at most 60 s). Returns the stress run's result with `result.stress`
+    (reliability_percent, grade, recovery_s, server_alive, passed), recorded for the
+    summary and the report.
+    """
+    return StressCheck(mcp_server, lambda spec: load_engine().run(spec),
+                       perf_client.record)
+
+
+@pytest.fixture
+def memory_series(mcp_server: Target, perf_client: PerfClient) -> MemorySeries:
+    """The server's memory per request: `memory_series(spec, chunks=10)`.
+
+    Sends `spec.rate x spec.duration_s` requests of `spec` (e.g. `perf_client.spec()`)
+    in chunks after a warm-up, sampling the server's RSS at time zero and after each
+    chunk. Returns the result with `result.memory` (verdict stable | moderate | leak |
+    insufficient, bytes_per_request, growth_percent, ...: the analysis `mcpperf memory`
+    uses), recorded for the summary and the report. Skips the test when the server's
+    pid is unknown (`--mcp-url`).
+    """
+    if mcp_server.pid is None:
+        pytest.skip(f"the memory of {mcp_server.url} cannot be measured: --mcp-url gives no "
+                    "process; use --mcp-server-cmd so that the plugin spawns it")
+    return MemorySeries(mcp_server, lambda spec: load_engine().run(spec),
+                        perf_client.record)

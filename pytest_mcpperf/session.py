@@ -45,11 +45,13 @@ def encode(entry: dict[str, Any]) -> tuple[str, str]:
 def recorder(item: pytest.Item) -> Callable[[dict[str, Any]], None]:
     """Where `perf_client` records a result: the item's user_properties.
 
-    An entry with the `started_at` of one already there replaces it (a scenario that
-    adds its analysis to a run's result), so each run is reported once.
+    Implementations of the `pytest_mcpperf_result` hook see (and may change) each entry
+    first. An entry with the `started_at` of one already there replaces it (a scenario
+    that adds its analysis to a run's result), so each run is reported once.
     """
 
     def record(entry: dict[str, Any]) -> None:
+        item.config.hook.pytest_mcpperf_result(item=item, result=entry)
         prop = encode(entry)
         key = entry.get("started_at")
         for i, (name, value) in enumerate(item.user_properties):

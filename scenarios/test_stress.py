@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from pytest_mcpperf import LoadResult, assert_recovery
-from pytest_mcpperf.cli.stress import CHAOS_MIX, FAULT_MIX, FAULT_TIMEOUT_S
+from pytest_mcpperf.analysis.stress import CHAOS_MIX, FAULT_MIX, FAULT_TIMEOUT_S
 
 pytestmark = pytest.mark.needs_tools("fast_compute")
 

@@ -1,8 +1,16 @@
-"""Server memory analysis: pure functions over (requests done, server RSS, time) samples.
+"""Server memory: measuring it in chunks of requests, and one verdict for every front end.
 
-The series comes from the *server's* process tree (`monitor.rss_bytes(pid)`), one sample
-at time zero and one after each measured chunk of requests. The verdict is drawn from the
-least-squares slope of RSS against requests, after warm-up, never from two points:
+The series comes from the *server's* process tree, in one of two ways:
+
+- `measure` (the `mcpperf memory` command, the plugin's `memory_series` fixture): one
+  sample at time zero and one after each measured chunk of requests, when nothing is in
+  flight; `build_report` lays out the report.
+- `samples_from_report` (`mcpperf client memory`, any run with a server pid): the RSS
+  readings the server monitor took during one run, with the requests completed at each.
+
+Either way `analyze` judges the series, so one series gets one verdict wherever it was
+measured. The verdict is drawn from the least-squares slope of RSS against requests,
+after warm-up, never from two points:
 
 - ``bytes_per_request``: slope of RSS over requests completed (bytes retained per call).
 - ``slope_bytes_per_s``: slope of RSS over time.
@@ -29,20 +37,25 @@ A run passes the seed's criteria when its verdict is neither ``leak`` nor
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KIB = 1024
-MIB = 1024 * 1024
+from pytest_mcpperf.analysis.server import MeasuredServer, RunOne
+from pytest_mcpperf.analysis.stress import Tally, combine, tally_from_requests
+from pytest_mcpperf.errors import McpPerfError
+from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.vocabulary import ERROR_CLASSES, KIB, MEMORY_VERDICTS, MIB
 
 LEAK_BYTES_PER_REQUEST = 10 * KIB
 MODERATE_BYTES_PER_REQUEST = 1 * KIB
 NOISE_FLOOR_BYTES = 4 * MIB
 GROWTH_LIMIT_PERCENT = 10.0
 
-VERDICTS = ("stable", "moderate", "leak", "insufficient")
+VERDICTS = MEMORY_VERDICTS
 MIN_SAMPLES = 3
 
 
@@ -207,9 +220,187 @@ def per_request_rating(bytes_per_request: float) -> str:
     return "POOR"
 
 
+# -- the procedure: load in chunks, one RSS sample after each -------------------------
+
+MAX_CHUNKS = 20
+Snapshot = Callable[[str, Sequence[MemorySample]], None]
+
+
+def split_evenly(total: int, pieces: int) -> list[int]:
+    """`total` as `pieces` near-equal positive parts (fewer if total is small)."""
+    pieces = max(1, min(pieces, total))
+    q, r = divmod(total, pieces)
+    return [q + (1 if i < r else 0) for i in range(pieces)]
+
+
+@dataclass
+class ChunkPlan:
+    """The measured chunks: requests per chunk, and which chunk ends get a snapshot."""
+
+    chunks: list[int]
+    snapshot_after: set[int] = field(default_factory=set)
+    labels: dict[int, str] = field(default_factory=dict)
+
+
+def baseline_plan(requests: int) -> ChunkPlan:
+    """`requests` in five chunks: enough points for a slope."""
+    return ChunkPlan(split_evenly(requests, 5))
+
+
+def leak_plan(requests: int) -> ChunkPlan:
+    """`requests` in chunks of about 50 (2 to MAX_CHUNKS), a snapshot halfway."""
+    chunks = split_evenly(requests, max(2, min(MAX_CHUNKS, requests // 50)))
+    mid = len(chunks) // 2 - 1
+    return ChunkPlan(chunks, {mid} if mid >= 0 else set())
+
+
+def growth_plan(duration_s: float, interval_s: float, rate: float) -> ChunkPlan:
+    """Chunks of at most duration/10 s that divide the interval; a snapshot per interval."""
+    per_interval = math.ceil(interval_s / min(interval_s, duration_s / 10) - 1e-9)
+    step = interval_s / per_interval
+    n = max(1, round(duration_s / step))
+    plan = ChunkPlan([max(1, round(rate * step))] * n)
+    for i in range(per_interval - 1, n - 1, per_interval):
+        plan.snapshot_after.add(i)
+        plan.labels[i] = f"T+{(i + 1) * step:g}s"
+    return plan
+
+
+@dataclass
+class Measurement:
+    """What a memory run collected: RSS samples and the request tallies of each chunk."""
+
+    samples: list[MemorySample] = field(default_factory=list)
+    tallies: list[Tally] = field(default_factory=list)
+    server_alive: bool = True
+
+
+def chunk_spec(base: LoadSpec, requests: int) -> LoadSpec:
+    """`requests` requests of `base` at its rate, without warm-up."""
+    return base.replace(duration_s=requests / base.rate, warmup_s=0.0)
+
+
+def measure(server: MeasuredServer, base: LoadSpec, plan: ChunkPlan, run: RunOne,
+            warmup: int, clock: Callable[[], float],
+            snapshot: Snapshot | None = None) -> Measurement:
+    """Warm up, sample at time zero, then one chunk of load and one RSS sample per chunk.
+
+    `snapshot(label, samples)` is called with the samples so far at time zero, after
+    each chunk the plan marks, and at the end. A server that dies under the load ends
+    the measurement with `server_alive` False (a result); an engine error while the
+    server lives is raised.
+    """
+    show = snapshot or (lambda _label, _samples: None)
+    if warmup > 0:
+        run(chunk_spec(base, warmup))
+    m = Measurement()
+    t0 = clock()
+    done = 0
+    m.samples.append(MemorySample(0, server.rss(), 0.0))
+    show("Initial", m.samples)
+    for i, n in enumerate(plan.chunks):
+        try:
+            result = run(chunk_spec(base, n))
+        except McpPerfError:
+            if server.alive():
+                raise
+            m.server_alive = False  # died under the load: a result, reported as such
+            break
+        tally = tally_from_requests(result.to_dict().get("requests", {}))
+        m.tallies.append(tally)
+        done += tally.completed or (tally.ok + tally.failed)
+        if not server.alive():
+            m.server_alive = False
+            break
+        m.samples.append(MemorySample(done, server.rss(), clock() - t0))
+        if i in plan.snapshot_after:
+            show(plan.labels.get(i, f"After {done} requests"), m.samples)
+    show("Final", m.samples)
+    return m
+
+
+def build_report(scenario: str, server: MeasuredServer, base: LoadSpec, m: Measurement,
+                 a: MemoryAnalysis, warmup_requests: int) -> dict[str, Any]:
+    """The report of a chunked memory run: requests, server RSS, `memory`, the samples."""
+    total = combine(m.tallies)
+    rss = [s.rss_bytes for s in m.samples]
+    return {
+        "schema": SCHEMA,
+        "scenario": scenario,
+        "pattern": base.pattern,
+        "target": {"url": server.url, "pid": server.pid},
+        "config": {**base.config_dict(), "warmup_requests": warmup_requests,
+                   "chunks": len(m.tallies)},
+        "requests": {"scheduled": total.scheduled, "sent": total.sent,
+                     "completed": total.completed, "ok": total.ok, "failed": total.failed,
+                     "errors": {k: getattr(total, k) for k in ERROR_CLASSES}},
+        "server": {"rss_mb": {"start": round(rss[0] / MIB, 3), "peak": round(max(rss) / MIB, 3),
+                              "end": round(rss[-1] / MIB, 3)},
+                   "growth_percent": round(a.growth_percent, 3), "samples": len(rss),
+                   "alive": m.server_alive},
+        "memory": a.to_report(),
+        "memory_samples": [{"requests": s.requests, "rss_bytes": s.rss_bytes,
+                            "t": round(s.t, 4)} for s in m.samples],
+    }
+
+
+# -- a run report's own RSS series --------------------------------------------------
+
+
+def samples_from_report(report: Mapping[str, Any]) -> list[MemorySample]:
+    """The server monitor's readings of one run (`server.series`) as MemorySamples.
+
+    Each reading has `t`, seconds since the monitor started (just before the generator),
+    and `rss_bytes`. The requests completed by then are not counted at the reading, so
+    they are estimated from the run's per-second `timeseries` (completions, by the second
+    of the measured window they completed in): exact at whole seconds, linear within a
+    second, so off by at most one second's completions. The measured window starts
+    `config.warmup_s` after the monitor (the generator's start-up, milliseconds
+    in-process, is not counted). A report without a timeseries spreads its completed
+    requests evenly over `duration_s`. Empty when the report has no series.
+    """
+    server = report.get("server") or {}
+    series = server.get("series") or []
+    if not series:
+        return []
+    offset_s = float((report.get("config") or {}).get("warmup_s", 0.0) or 0.0)
+    done_by = completions(report)
+    return [MemorySample(round(done_by(float(r["t"]) - offset_s)), int(r["rss_bytes"]),
+                         float(r["t"])) for r in series]
+
+
+def completions(report: Mapping[str, Any]) -> Callable[[float], float]:
+    """Requests completed `t` seconds into the measured window, from the report's rows."""
+    rows = report.get("timeseries") or []
+    if rows:
+        ends = [0.0]
+        totals = [0.0]
+        for row in rows:
+            ends.append(float(row["t"]) + 1.0)
+            totals.append(totals[-1] + int(row.get("ok", 0)) + int(row.get("failed", 0)))
+    else:
+        req = report.get("requests") or {}
+        done = float(req.get("completed", 0) or (req.get("ok", 0) + req.get("failed", 0)))
+        ends = [0.0, float(report.get("duration_s", 0.0) or 0.0) or 1.0]
+        totals = [0.0, done]
+
+    def at(t: float) -> float:
+        if t <= ends[0]:
+            return totals[0]
+        if t >= ends[-1]:
+            return totals[-1]
+        k = bisect.bisect_right(ends, t)
+        t0, t1 = ends[k - 1], ends[k]
+        return totals[k - 1] + (totals[k] - totals[k - 1]) * (t - t0) / (t1 - t0)
+    return at
+
+
 __all__ = [
-    "GROWTH_LIMIT_PERCENT", "LEAK_BYTES_PER_REQUEST", "MIN_SAMPLES", "MODERATE_BYTES_PER_REQUEST",
-    "NOISE_FLOOR_BYTES", "VERDICTS", "MemoryAnalysis", "MemorySample", "after_warmup",
-    "analyze", "efficiency_requests_per_mb", "least_squares_slope", "per_request_rating",
-    "stability_grade", "stability_percent", "verdict_for",
+    "GROWTH_LIMIT_PERCENT", "LEAK_BYTES_PER_REQUEST", "MAX_CHUNKS", "MIN_SAMPLES",
+    "MODERATE_BYTES_PER_REQUEST", "NOISE_FLOOR_BYTES", "VERDICTS", "ChunkPlan",
+    "Measurement", "MemoryAnalysis", "MemorySample", "after_warmup", "analyze",
+    "baseline_plan", "build_report", "chunk_spec", "completions", "efficiency_requests_per_mb",
+    "growth_plan", "leak_plan", "least_squares_slope", "measure", "per_request_rating",
+    "samples_from_report", "split_evenly", "stability_grade", "stability_percent",
+    "verdict_for",
 ]

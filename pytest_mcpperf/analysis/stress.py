@@ -1,4 +1,10 @@
-"""Stress analysis: reliability score and grade, and recovery time (pure functions).
+"""Stress: what a stress run sends, its phases, and how it is scored.
+
+The procedure (`run_stress`, `stress_with_recovery`): a light probe records the healthy
+range, the stress runs, then the probe runs again until the server is back in range.
+The engine is handed in as a callable and the server as any `MeasuredServer`, so the
+`mcpperf stress` command and the plugin's `stress_check` fixture run it alike. The
+analysis below it is pure functions: reliability score and grade, and recovery time.
 
 Reliability is the share of successes among the requests that were *expected* to
 succeed. Deliberate faults (the `error_simulation` calls of a chaos run) are expected
@@ -13,9 +19,15 @@ completed nothing is never "within range": a silent server has not recovered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pytest_mcpperf.analysis.server import MeasuredServer, RunMany
+from pytest_mcpperf.errors import McpPerfError
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import LoadSpec, ToolCall
+from pytest_mcpperf.vocabulary import ERROR_CLASSES
 
 GRADES = (
     (99.0, "EXCELLENT", "Server handled stress excellently"),
@@ -24,7 +36,6 @@ GRADES = (
     (0.0, "POOR", "Server struggled under stress"),
 )
 RECOVERY_LIMIT_S = 30.0  # the seed's criterion: < 30 s recovery after stress events
-ERROR_CLASSES = ("tool_error", "rpc_error", "http_error", "transport", "timeout")
 
 
 @dataclass(frozen=True)
@@ -213,8 +224,245 @@ def analyze(expected: Tally, *, deliberate: Tally | None = None, server_alive: b
                           deliberate or Tally(), recovery_measured=recovery_measured)
 
 
+# -- the procedure: what a stress run sends, and baseline -> stress -> recovery ----------
+
+FAULTS = ("invalid", "protocol", "internal", "timeout", "disconnect", "overload")
+CHAOS_MIX = (
+    ToolCall("fast_compute", {"input": 7}, 3.0),
+    ToolCall("async_io", {"delay_ms": 20}, 2.0),
+    ToolCall("cpu_intensive", {"size": 50}, 1.0),
+    ToolCall("memory_allocate", {"mb_size": 1}, 1.0),
+    ToolCall("session_counter", {"increment": 1, "counter_id": "chaos"}, 1.0),
+)
+# A "timeout" fault answers after 1 s; fault runs give up after FAULT_TIMEOUT_S, so it is
+# a real client-side timeout and does not hold a connection for the default 5 s.
+FAULT_TIMEOUT_S = 0.5
+FAULT_MIX = tuple(
+    ToolCall("error_simulation",
+             {"error_type": f, **({"timeout_ms": 1000} if f == "timeout" else {})}, 1.0)
+    for f in FAULTS)
+STRESS_MODES = ("memory", "cpu", "flood", "chaos", "recovery")
+
+
+@dataclass(frozen=True)
+class StressLoad:
+    """What the stress phase of one mode sends (defaults: the seed's)."""
+
+    mode: str
+    duration_s: float = 60.0
+    processes: int = 1
+    max_concurrent: int = 100
+    mb_per_request: int = 50
+    computation_size: int = 1000
+    connections_per_second: int = 1000
+    max_connections: int = 5000
+    requests_per_second: float = 200.0
+    error_rate_percent: int = 50
+    front_end: str = "api"  # whose option names the engine's messages use
+
+    def __post_init__(self) -> None:
+        if self.mode not in STRESS_MODES:
+            raise ValueError(f"unknown stress mode {self.mode!r}: pass one of "
+                             f"{', '.join(STRESS_MODES)}")
+
+
+def split_users(total: int, percent: int) -> tuple[int, int]:
+    """Split `total` connections into (ordinary, faulty) by `percent`, >= 1 each if used."""
+    faulty = round(total * percent / 100)
+    if percent and faulty == 0:
+        faulty = 1
+    ordinary = max(1, total - faulty)
+    return ordinary, faulty
+
+
+def stress_specs(load: StressLoad, url: str, pid: int | None,
+                 ) -> tuple[LoadSpec, LoadSpec | None]:
+    """The stress phase: the spec expected to succeed, and the deliberate-fault one."""
+    base = LoadSpec(url=url, pattern="concurrent", duration_s=load.duration_s,
+                    processes=load.processes, server_pid=pid, scenario=f"stress {load.mode}",
+                    timeout_s=30.0, front_end=load.front_end)
+    mode = load.mode
+    if mode in ("memory", "cpu", "recovery", "chaos"):
+        base = base.replace(users=load.max_concurrent, concurrency=load.max_concurrent)
+    if mode == "memory":
+        return base.replace(tool="memory_allocate",
+                            arguments={"mb_size": load.mb_per_request}), None
+    if mode == "cpu":
+        return base.replace(tool="cpu_intensive",
+                            arguments={"size": load.computation_size}), None
+    if mode == "recovery":
+        mix = (ToolCall("memory_allocate", {"mb_size": load.mb_per_request}),
+               ToolCall("cpu_intensive", {"size": load.computation_size}))
+        return base.replace(mix=mix), None
+    if mode == "flood":
+        return base.replace(pattern="throughput", rate=float(load.connections_per_second),
+                            concurrency=load.max_connections, tool="fast_compute",
+                            arguments={"input": 5}), None
+    return chaos_specs(base, load.requests_per_second, load.max_concurrent,
+                       load.error_rate_percent)
+
+
+def chaos_specs(base: LoadSpec, rate: float, max_concurrent: int, percent: int,
+                ) -> tuple[LoadSpec, LoadSpec | None]:
+    """Open loop at `rate`: `percent` % of it deliberate faults, sent at the same time."""
+    ordinary_users, faulty_users = split_users(max_concurrent, percent)
+    expected = base.replace(pattern="throughput", rate=rate * (100 - percent) / 100,
+                            concurrency=ordinary_users, mix=CHAOS_MIX)
+    if not percent:
+        return expected, None
+    faults = base.replace(pattern="throughput", rate=rate * percent / 100,
+                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=FAULT_TIMEOUT_S,
+                          scenario="stress chaos (deliberate faults)")
+    return expected, faults
+
+
+@dataclass(frozen=True)
+class ProbePolicy:
+    """How the light probe defines health and waits for recovery.
+
+    The probe calls `probe_tool(**probe_arguments)` at `probe_rate` requests per second,
+    in intervals of `interval_s`; `baseline_intervals` of them before the stress define
+    the healthy range, and `hold_intervals` healthy ones in a row after it count as
+    recovered; probing stops after `timeout_s`.
+    """
+
+    baseline_intervals: int = 3
+    hold_intervals: int = 3
+    timeout_s: float = 60.0
+    interval_s: float = 1.0
+    probe_rate: float = 20.0
+    probe_tool: str = "fast_compute"
+    probe_arguments: Mapping[str, Any] = field(default_factory=lambda: {"input": 5})
+
+    def __post_init__(self) -> None:
+        if self.interval_s > self.timeout_s:
+            raise ValueError(f"the probe interval ({self.interval_s:g} s) is longer than the "
+                             f"recovery timeout ({self.timeout_s:g} s): shorten the interval "
+                             "or allow more time")
+
+    def probe_spec(self, url: str, front_end: str = "api") -> LoadSpec:
+        """One probe interval against `url`."""
+        return LoadSpec(url=url, pattern="throughput", rate=self.probe_rate,
+                        duration_s=self.interval_s, concurrency=2, tool=self.probe_tool,
+                        arguments=dict(self.probe_arguments), timeout_s=5.0,
+                        scenario="stress probe", front_end=front_end)
+
+
+def to_probe(result: LoadResult, t: float) -> ProbeSample:
+    """One probe interval's p99 and counts, started `t` s after the stress stopped."""
+    req = result.to_dict().get("requests", {})
+    p99 = float(result.to_dict().get("latency_ms", {}).get("p99", 0.0) or 0.0)
+    return ProbeSample(t, p99, int(req.get("ok", 0)), int(req.get("failed", 0)))
+
+
+@dataclass
+class Phases:
+    """Everything a stress run measured."""
+
+    baseline: list[ProbeSample] = field(default_factory=list)
+    stress: list[LoadResult] = field(default_factory=list)
+    probes: list[ProbeSample] = field(default_factory=list)
+    healthy: BaselineRange | None = None
+    server_alive: bool = True
+    probe_timeout_s: float = 0.0
+    died_with: str = ""
+
+    def main(self) -> dict[str, Any]:
+        """The report of the stress run expected to succeed ({} if the server died)."""
+        return self.stress[0].to_dict() if self.stress else {}
+
+
+def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: BaselineRange,
+                          clock: Callable[[], float], stopped_at: float, timeout_s: float,
+                          hold: int, interval_s: float) -> list[ProbeSample]:
+    """Probe after the stress until `hold` healthy intervals in a row, or `timeout_s`."""
+    probes: list[ProbeSample] = []
+    max_probes = int(timeout_s / interval_s) + hold + 1
+    while len(probes) < max_probes and clock() - stopped_at < timeout_s:
+        probes.append(take(clock() - stopped_at))
+        if recovered(probes, healthy, hold=hold):
+            break
+    return probes
+
+
+def stress_with_recovery(stress: Callable[[], list[LoadResult]],
+                         probe: Callable[[], LoadResult], alive: Callable[[], bool],
+                         clock: Callable[[], float], policy: ProbePolicy) -> Phases:
+    """Baseline probes, the stress, then probes until recovered (bounded by the policy).
+
+    A server that dies under the stress is a result (`server_alive` False, `died_with`
+    the engine's error), not an error; an engine error while the server lives is raised.
+    """
+    ph = Phases(probe_timeout_s=policy.timeout_s)
+
+    def take(t: float) -> ProbeSample:
+        return to_probe(probe(), t)
+
+    n = policy.baseline_intervals
+    ph.baseline = [take(-1.0 * (n - i)) for i in range(n)]
+    ph.healthy = BaselineRange.from_samples(ph.baseline)
+    try:
+        ph.stress = stress()
+    except McpPerfError as exc:
+        if alive():
+            raise
+        ph.died_with = str(exc)  # the server died under the stress: a result, not an error
+    stopped_at = clock()
+    ph.server_alive = alive()
+    if ph.server_alive:
+        ph.probes = probe_until_recovered(take, ph.healthy, clock, stopped_at, policy.timeout_s,
+                                          policy.hold_intervals, policy.interval_s)
+        ph.server_alive = alive()
+    return ph
+
+
+def run_stress(server: MeasuredServer, load: StressLoad, policy: ProbePolicy,
+               run_many: RunMany, clock: Callable[[], float]) -> Phases:
+    """`load`'s stress phase against `server`, between the policy's probes."""
+    probe = policy.probe_spec(server.url, load.front_end)
+    expected, faults = stress_specs(load, server.url, server.pid)
+    return stress_with_recovery(
+        lambda: run_many([expected] if faults is None else [expected, faults]),
+        lambda: run_many([probe])[0], server.alive, clock, policy)
+
+
+def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
+    """Score and grade what a stress run measured (POOR with nothing measured)."""
+    if not ph.stress:
+        return StressAnalysis(0.0, grade(0.0), None, ph.server_alive, Tally(), Tally())
+    expected = tally_from_requests(ph.main().get("requests", {}))
+    deliberate = combine(tally_from_requests(r.to_dict().get("requests", {}))
+                         for r in ph.stress[1:])
+    rec = None
+    if ph.healthy is not None and ph.server_alive:
+        rec = recovery_time(ph.probes, ph.healthy, hold=hold)
+    return analyze(expected, deliberate=deliberate, server_alive=ph.server_alive,
+                   recovery_s=rec)
+
+
+def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
+    """The stress run's report with its `stress` object (baseline, probes, verdict)."""
+    report = ph.main()
+    stress = a.to_report()
+    stress["baseline"] = [asdict(s) for s in ph.baseline]
+    stress["probes"] = [asdict(s) for s in ph.probes]
+    if ph.healthy is not None:
+        stress["healthy_range"] = {"p99_ms": ph.healthy.p99_limit_ms,
+                                   "error_rate": ph.healthy.error_rate_limit}
+    report["stress"] = stress
+    return report
+
+
+def with_stress_report(ph: Phases, a: StressAnalysis) -> LoadResult:
+    """The stress run's result with the report's `stress` object added."""
+    return LoadResult(build_report(ph, a))
+
+
 __all__ = [
-    "GRADES", "RECOVERY_LIMIT_S", "BaselineRange", "ProbeSample", "StressAnalysis", "Tally",
-    "analyze", "combine", "grade", "grade_message", "recovered", "recovery_time",
-    "reliability_percent", "tally_from_requests",
+    "CHAOS_MIX", "FAULTS", "FAULT_MIX", "FAULT_TIMEOUT_S", "GRADES", "RECOVERY_LIMIT_S",
+    "STRESS_MODES", "BaselineRange", "Phases", "ProbePolicy", "ProbeSample", "StressAnalysis",
+    "StressLoad", "Tally", "analyze", "analyze_phases", "build_report", "chaos_specs",
+    "combine", "grade", "grade_message", "probe_until_recovered", "recovered",
+    "recovery_time", "reliability_percent", "run_stress", "split_users", "stress_specs",
+    "stress_with_recovery", "tally_from_requests", "to_probe", "with_stress_report",
 ]

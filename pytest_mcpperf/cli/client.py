@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_mcpperf import settings
+from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
@@ -175,24 +176,11 @@ def _run(args: argparse.Namespace) -> int:
     return exit_status(data)
 
 
-STABLE_GROWTH_PERCENT, MODERATE_GROWTH_PERCENT = 10.0, 25.0
-MIB = 1024 * 1024
-
-
 def memory_summary(data: dict[str, Any]) -> dict[str, Any]:
-    """The report's `memory` object, from the server's sampled RSS (empty without it)."""
-    rss = (data.get("server") or {}).get("rss_mb") or {}
-    if not rss:
-        return {}
-    growth_mb = float(rss["end"]) - float(rss["start"])
-    growth = 100.0 * growth_mb / float(rss["start"]) if rss["start"] else 0.0
-    ok = data["requests"]["ok"]
-    verdict = ("stable" if growth < STABLE_GROWTH_PERCENT else
-               "moderate" if growth < MODERATE_GROWTH_PERCENT else "leak")
-    return {"verdict": verdict, "growth_percent": round(growth, 2),
-            "bytes_per_request": round(growth_mb * MIB / ok, 1) if ok else 0.0,
-            "slope_bytes_per_s": round(growth_mb * MIB / data["duration_s"], 1)
-            if data["duration_s"] else 0.0}
+    """The report's `memory` object: the one analysis of `mcpperf memory` and the
+    `memory_series` fixture, over the server's RSS readings of this run ({} without)."""
+    samples = samples_from_report(data)
+    return analyze(samples).to_report() if samples else {}
 
 
 def exit_status(data: dict[str, Any]) -> Exit:

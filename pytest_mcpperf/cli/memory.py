@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mcpperf.analysis.memory import (
-    KIB,
-    MIB,
+    ChunkPlan,
+    Measurement,
     MemoryAnalysis,
     MemorySample,
     analyze,
+    baseline_plan,
+    build_report,
     efficiency_requests_per_mb,
+    growth_plan,
+    leak_plan,
+    measure,
     per_request_rating,
 )
-from pytest_mcpperf.analysis.stress import Tally, combine, tally_from_requests
+from pytest_mcpperf.analysis.server import MeasuredServer
+from pytest_mcpperf.analysis.stress import combine
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import Runner, add_typed, default_runner, open_target
-from pytest_mcpperf.errors import McpPerfError, TargetError
-from pytest_mcpperf.result import SCHEMA
+from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.settings import (
     parse_json_object,
     parse_non_negative_int,
@@ -44,8 +47,7 @@ from pytest_mcpperf.settings import (
 )
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import Target
-
-MAX_CHUNKS = 20
+from pytest_mcpperf.vocabulary import KIB, MIB
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -83,87 +85,12 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
 
 
 
-def split_evenly(total: int, pieces: int) -> list[int]:
-    """`total` as `pieces` near-equal positive parts (fewer if total is small)."""
-    pieces = max(1, min(pieces, total))
-    q, r = divmod(total, pieces)
-    return [q + (1 if i < r else 0) for i in range(pieces)]
-
-
-@dataclass
-class Plan:
-    """The measured chunks: requests per chunk, and which chunk ends get a snapshot."""
-
-    chunks: list[int]
-    snapshot_after: set[int] = field(default_factory=set)
-    labels: dict[int, str] = field(default_factory=dict)
-
-
-def make_plan(args: argparse.Namespace) -> Plan:
+def make_plan(args: argparse.Namespace) -> ChunkPlan:
     if args.mode == "baseline":
-        chunks = split_evenly(args.request_count, 5)
-        return Plan(chunks)
+        return baseline_plan(args.request_count)
     if args.mode == "leak-detection":
-        chunks = split_evenly(args.iterations, max(2, min(MAX_CHUNKS, args.iterations // 50)))
-        mid = len(chunks) // 2 - 1
-        return Plan(chunks, {mid} if mid >= 0 else set())
+        return leak_plan(args.iterations)
     return growth_plan(args.duration_seconds, args.measurement_interval_seconds, args.rate)
-
-
-def growth_plan(duration_s: float, interval_s: float, rate: float) -> Plan:
-    """Chunks of at most duration/10 s that divide the interval; a snapshot per interval."""
-    per_interval = math.ceil(interval_s / min(interval_s, duration_s / 10) - 1e-9)
-    step = interval_s / per_interval
-    n = max(1, round(duration_s / step))
-    plan = Plan([max(1, round(rate * step))] * n)
-    for i in range(per_interval - 1, n - 1, per_interval):
-        plan.snapshot_after.add(i)
-        plan.labels[i] = f"T+{(i + 1) * step:g}s"
-    return plan
-
-
-@dataclass
-class Measurement:
-    """What a memory run collected: RSS samples and the request tallies of each chunk."""
-
-    samples: list[MemorySample] = field(default_factory=list)
-    tallies: list[Tally] = field(default_factory=list)
-    server_alive: bool = True
-
-
-def chunk_spec(base: LoadSpec, requests: int) -> LoadSpec:
-    return base.replace(duration_s=requests / base.rate, warmup_s=0.0)
-
-
-def measure(target: Target, base: LoadSpec, plan: Plan, run: Runner, warmup: int,
-            clock: Callable[[], float], emit: Callable[[str], None]) -> Measurement:
-    """Warm up, sample at time zero, then one chunk of load and one RSS sample per chunk."""
-    if warmup > 0:
-        run(chunk_spec(base, warmup))
-    m = Measurement()
-    t0 = clock()
-    done = 0
-    m.samples.append(MemorySample(0, target.rss(), 0.0))
-    emit(snapshot_block("Initial", m.samples))
-    for i, n in enumerate(plan.chunks):
-        try:
-            result = run(chunk_spec(base, n))
-        except McpPerfError:
-            if target.alive():
-                raise
-            m.server_alive = False  # died under the load: a result, reported as such
-            break
-        tally = tally_from_requests(result.to_dict().get("requests", {}))
-        m.tallies.append(tally)
-        done += tally.completed or (tally.ok + tally.failed)
-        if not target.alive():
-            m.server_alive = False
-            break
-        m.samples.append(MemorySample(done, target.rss(), clock() - t0))
-        if i in plan.snapshot_after:
-            emit(snapshot_block(plan.labels.get(i, f"After {done} requests"), m.samples))
-    emit(snapshot_block("Final", m.samples))
-    return m
 
 
 def snapshot_block(label: str, samples: Sequence[MemorySample]) -> str:
@@ -215,42 +142,20 @@ def verdict_text(a: MemoryAnalysis) -> str:
     return "no memory retained per request beyond noise"
 
 
-def build_report(args: argparse.Namespace, target: Target, base: LoadSpec,
-                 m: Measurement, a: MemoryAnalysis) -> dict[str, Any]:
-    total = combine(m.tallies)
-    rss = [s.rss_bytes for s in m.samples]
-    return {
-        "schema": SCHEMA,
-        "scenario": f"memory {args.mode}",
-        "pattern": base.pattern,
-        "target": {"url": target.url, "pid": target.pid},
-        "config": {**base.config_dict(), "warmup_requests": args.warmup_requests,
-                   "chunks": len(m.tallies)},
-        "requests": {"scheduled": total.scheduled, "sent": total.sent,
-                     "completed": total.completed, "ok": total.ok, "failed": total.failed,
-                     "errors": {k: getattr(total, k) for k in
-                                ("tool_error", "rpc_error", "http_error", "transport",
-                                 "timeout")}},
-        "server": {"rss_mb": {"start": round(rss[0] / MIB, 3), "peak": round(max(rss) / MIB, 3),
-                              "end": round(rss[-1] / MIB, 3)},
-                   "growth_percent": round(a.growth_percent, 3), "samples": len(rss),
-                   "alive": m.server_alive},
-        "memory": a.to_report(),
-        "memory_samples": [{"requests": s.requests, "rss_bytes": s.rss_bytes,
-                            "t": round(s.t, 4)} for s in m.samples],
-    }
-
-
 def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
     return LoadSpec(url=target.url, pattern="throughput", rate=args.rate,
                     concurrency=args.concurrency, tool=args.tool,
                     arguments=dict(args.arguments), processes=args.processes,
-                    server_pid=target.pid, scenario=f"memory {args.mode}")
+                    server_pid=target.pid, scenario=f"memory {args.mode}", front_end="cli")
 
 
 def run_command(args: argparse.Namespace, run: Runner | None = None,
                 clock: Callable[[], float] | None = None) -> int:
     out: Callable[[str], None] = (lambda _s: None) if args.json else print
+
+    def snapshot(label: str, samples: Sequence[MemorySample]) -> None:
+        out(snapshot_block(label, samples))
+
     with open_target(args) as target:
         if target.pid is None:
             raise TargetError("the server's memory cannot be measured: --server-url gives "
@@ -258,11 +163,11 @@ def run_command(args: argparse.Namespace, run: Runner | None = None,
                               "\"CMD {port}\") or pass its pid with --server-pid")
         base = base_spec(args, target)
         m = measure(target, base, make_plan(args), run or default_runner(),
-                    args.warmup_requests, clock or time.monotonic, out)
+                    args.warmup_requests, clock or time.monotonic, snapshot)
     return finish(args, target, base, m, out)
 
 
-def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurement,
+def finish(args: argparse.Namespace, target: MeasuredServer, base: LoadSpec, m: Measurement,
            out: Callable[[str], None]) -> int:
     total = combine(m.tallies)
     if total.ok == 0 and m.server_alive:
@@ -270,7 +175,8 @@ def finish(args: argparse.Namespace, target: Target, base: LoadSpec, m: Measurem
                           "check --tool and --arguments against the server's tools/list")
     a = analyze(m.samples)
     if args.json:
-        print(json.dumps(build_report(args, target, base, m, a), indent=2))
+        report = build_report(f"memory {args.mode}", target, base, m, a, args.warmup_requests)
+        print(json.dumps(report, indent=2))
     else:
         if total.failed:
             out(f"note: {total.failed:,} of {total.attempted:,} requests failed")

@@ -27,25 +27,22 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, cast
 
+from pytest_mcpperf.analysis.server import MeasuredServer, RunMany
 from pytest_mcpperf.analysis.stress import (
-    BaselineRange,
-    ProbeSample,
+    Phases,
+    ProbePolicy,
     StressAnalysis,
-    Tally,
-    analyze,
-    combine,
-    grade,
+    StressLoad,
+    analyze_phases,
+    build_report,
     grade_message,
-    recovered,
-    recovery_time,
-    tally_from_requests,
+    run_stress,
 )
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, engine, open_target
-from pytest_mcpperf.errors import ConfigError, McpPerfError
+from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import (
     parse_json_object,
@@ -53,26 +50,7 @@ from pytest_mcpperf.settings import (
     parse_positive_float,
     parse_positive_int,
 )
-from pytest_mcpperf.spec import LoadSpec, ToolCall
-from pytest_mcpperf.target import Target
-
-RunMany = Callable[[Sequence[LoadSpec]], list[LoadResult]]
-
-FAULTS = ("invalid", "protocol", "internal", "timeout", "disconnect", "overload")
-CHAOS_MIX = (
-    ToolCall("fast_compute", {"input": 7}, 3.0),
-    ToolCall("async_io", {"delay_ms": 20}, 2.0),
-    ToolCall("cpu_intensive", {"size": 50}, 1.0),
-    ToolCall("memory_allocate", {"mb_size": 1}, 1.0),
-    ToolCall("session_counter", {"increment": 1, "counter_id": "chaos"}, 1.0),
-)
-# A "timeout" fault answers after 1 s; fault runs give up after FAULT_TIMEOUT_S, so it is
-# a real client-side timeout and does not hold a connection for the default 5 s.
-FAULT_TIMEOUT_S = 0.5
-FAULT_MIX = tuple(
-    ToolCall("error_simulation",
-             {"error_type": f, **({"timeout_ms": 1000} if f == "timeout" else {})}, 1.0)
-    for f in FAULTS)
+from pytest_mcpperf.spec import LoadSpec
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -149,61 +127,22 @@ def _probe_options(p: argparse.ArgumentParser) -> None:
               default={"input": 5}, help='its arguments (default: {"input": 5})')
 
 
-def _users(total: int, percent: int) -> tuple[int, int]:
-    """Split `total` connections into (ordinary, faulty) by `percent`, >= 1 each if used."""
-    faulty = round(total * percent / 100)
-    if percent and faulty == 0:
-        faulty = 1
-    ordinary = max(1, total - faulty)
-    return ordinary, faulty
+def stress_load(args: argparse.Namespace) -> StressLoad:
+    """The stress phase the mode's options ask for."""
+    return StressLoad(
+        mode=args.mode, duration_s=args.duration_seconds, processes=args.processes,
+        front_end="cli",
+        **{name: getattr(args, name) for name in (
+            "max_concurrent", "mb_per_request", "computation_size", "connections_per_second",
+            "max_connections", "requests_per_second", "error_rate_percent")
+           if hasattr(args, name)})
 
 
-def stress_specs(args: argparse.Namespace, url: str, pid: int | None,
-                 ) -> tuple[LoadSpec, LoadSpec | None]:
-    """The stress phase: the spec expected to succeed, and the deliberate-fault one."""
-    base = LoadSpec(url=url, pattern="concurrent", duration_s=args.duration_seconds,
-                    processes=args.processes, server_pid=pid, scenario=f"stress {args.mode}",
-                    timeout_s=30.0)
-    mode = args.mode
-    if mode in ("memory", "cpu", "recovery", "chaos"):
-        base = base.replace(users=args.max_concurrent, concurrency=args.max_concurrent)
-    if mode == "memory":
-        return base.replace(tool="memory_allocate",
-                            arguments={"mb_size": args.mb_per_request}), None
-    if mode == "cpu":
-        return base.replace(tool="cpu_intensive",
-                            arguments={"size": args.computation_size}), None
-    if mode == "recovery":
-        mix = (ToolCall("memory_allocate", {"mb_size": args.mb_per_request}),
-               ToolCall("cpu_intensive", {"size": args.computation_size}))
-        return base.replace(mix=mix), None
-    if mode == "flood":
-        return base.replace(pattern="throughput", rate=float(args.connections_per_second),
-                            concurrency=args.max_connections, tool="fast_compute",
-                            arguments={"input": 5}), None
-    return chaos_specs(base, args.requests_per_second, args.max_concurrent,
-                       args.error_rate_percent)
-
-
-def chaos_specs(base: LoadSpec, rate: float, max_concurrent: int, percent: int,
-                ) -> tuple[LoadSpec, LoadSpec | None]:
-    """Open loop at `rate`: `percent` % of it deliberate faults, sent at the same time."""
-    ordinary_users, faulty_users = _users(max_concurrent, percent)
-    expected = base.replace(pattern="throughput", rate=rate * (100 - percent) / 100,
-                            concurrency=ordinary_users, mix=CHAOS_MIX)
-    if not percent:
-        return expected, None
-    faults = base.replace(pattern="throughput", rate=rate * percent / 100,
-                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=FAULT_TIMEOUT_S,
-                          scenario="stress chaos (deliberate faults)")
-    return expected, faults
-
-
-def probe_spec(args: argparse.Namespace, url: str) -> LoadSpec:
-    return LoadSpec(url=url, pattern="throughput", rate=args.probe_rate,
-                    duration_s=args.probe_interval_seconds, concurrency=2,
-                    tool=args.probe_tool, arguments=dict(args.probe_arguments),
-                    timeout_s=5.0, scenario="stress probe")
+def probe_policy(args: argparse.Namespace) -> ProbePolicy:
+    """The recovery probe the options ask for."""
+    return ProbePolicy(args.baseline_intervals, args.hold_intervals,
+                       args.recovery_timeout_seconds, args.probe_interval_seconds,
+                       args.probe_rate, args.probe_tool, dict(args.probe_arguments))
 
 
 def default_run_many() -> RunMany:
@@ -221,101 +160,9 @@ def default_run_many() -> RunMany:
     return run_many
 
 
-def to_probe(result: LoadResult, t: float) -> ProbeSample:
-    req = result.to_dict().get("requests", {})
-    p99 = float(result.to_dict().get("latency_ms", {}).get("p99", 0.0) or 0.0)
-    return ProbeSample(t, p99, int(req.get("ok", 0)), int(req.get("failed", 0)))
-
-
-@dataclass
-class Phases:
-    """Everything a stress run measured."""
-
-    baseline: list[ProbeSample] = field(default_factory=list)
-    stress: list[LoadResult] = field(default_factory=list)
-    probes: list[ProbeSample] = field(default_factory=list)
-    healthy: BaselineRange | None = None
-    server_alive: bool = True
-    probe_timeout_s: float = 0.0
-    died_with: str = ""
-
-    def main(self) -> dict[str, Any]:
-        """The report of the stress run expected to succeed ({} if the server died)."""
-        return self.stress[0].to_dict() if self.stress else {}
-
-
-def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: BaselineRange,
-                          clock: Callable[[], float], stopped_at: float, timeout_s: float,
-                          hold: int, interval_s: float) -> list[ProbeSample]:
-    """Probe after the stress until `hold` healthy intervals in a row, or `timeout_s`."""
-    probes: list[ProbeSample] = []
-    max_probes = int(timeout_s / interval_s) + hold + 1
-    while len(probes) < max_probes and clock() - stopped_at < timeout_s:
-        probes.append(take(clock() - stopped_at))
-        if recovered(probes, healthy, hold=hold):
-            break
-    return probes
-
-
-@dataclass(frozen=True)
-class ProbePolicy:
-    """How the light probe defines health and waits for recovery."""
-
-    baseline_intervals: int = 3
-    hold_intervals: int = 3
-    timeout_s: float = 60.0
-    interval_s: float = 1.0
-
-
-def stress_with_recovery(stress: Callable[[], list[LoadResult]],
-                         probe: Callable[[], LoadResult], alive: Callable[[], bool],
-                         clock: Callable[[], float], policy: ProbePolicy) -> Phases:
-    """Baseline probes, the stress, then probes until recovered (bounded by the policy)."""
-    ph = Phases(probe_timeout_s=policy.timeout_s)
-
-    def take(t: float) -> ProbeSample:
-        return to_probe(probe(), t)
-
-    n = policy.baseline_intervals
-    ph.baseline = [take(-1.0 * (n - i)) for i in range(n)]
-    ph.healthy = BaselineRange.from_samples(ph.baseline)
-    try:
-        ph.stress = stress()
-    except McpPerfError as exc:
-        if alive():
-            raise
-        ph.died_with = str(exc)  # the server died under the stress: a result, not an error
-    stopped_at = clock()
-    ph.server_alive = alive()
-    if ph.server_alive:
-        ph.probes = probe_until_recovered(take, ph.healthy, clock, stopped_at, policy.timeout_s,
-                                          policy.hold_intervals, policy.interval_s)
-        ph.server_alive = alive()
-    return ph
-
-
-def run_phases(args: argparse.Namespace, target: Target, run_many: RunMany,
+def run_phases(args: argparse.Namespace, target: MeasuredServer, run_many: RunMany,
                clock: Callable[[], float]) -> Phases:
-    probe = probe_spec(args, target.url)
-    expected, faults = stress_specs(args, target.url, target.pid)
-    policy = ProbePolicy(args.baseline_intervals, args.hold_intervals,
-                         args.recovery_timeout_seconds, args.probe_interval_seconds)
-    return stress_with_recovery(
-        lambda: run_many([expected] if faults is None else [expected, faults]),
-        lambda: run_many([probe])[0], target.alive, clock, policy)
-
-
-def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
-    if not ph.stress:
-        return StressAnalysis(0.0, grade(0.0), None, ph.server_alive, Tally(), Tally())
-    expected = tally_from_requests(ph.main().get("requests", {}))
-    deliberate = combine(tally_from_requests(r.to_dict().get("requests", {}))
-                         for r in ph.stress[1:])
-    rec = None
-    if ph.healthy is not None and ph.server_alive:
-        rec = recovery_time(ph.probes, ph.healthy, hold=hold)
-    return analyze(expected, deliberate=deliberate, server_alive=ph.server_alive,
-                   recovery_s=rec)
+    return run_stress(target, stress_load(args), probe_policy(args), run_many, clock)
 
 
 def _pct(n: int, d: int) -> str:
@@ -375,23 +222,6 @@ def _recovery_text(ph: Phases, a: StressAnalysis) -> str:
     return f"{a.recovery_s:.2f} s after the stress stopped{where}, criterion < 30 s"
 
 
-def with_stress_report(ph: Phases, a: StressAnalysis) -> LoadResult:
-    """The stress run's result with the report's `stress` object added."""
-    return LoadResult(build_report(ph, a))
-
-
-def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
-    report = ph.main()
-    stress = a.to_report()
-    stress["baseline"] = [vars(s) for s in ph.baseline]
-    stress["probes"] = [vars(s) for s in ph.probes]
-    if ph.healthy is not None:
-        stress["healthy_range"] = {"p99_ms": ph.healthy.p99_limit_ms,
-                                   "error_rate": ph.healthy.error_rate_limit}
-    report["stress"] = stress
-    return report
-
-
 def run_command(args: argparse.Namespace, run_many: RunMany | None = None,
                 clock: Callable[[], float] = time.monotonic) -> int:
     if args.probe_interval_seconds > args.recovery_timeout_seconds:
@@ -407,5 +237,5 @@ def run_command(args: argparse.Namespace, run_many: RunMany | None = None,
     return Exit.OK if a.passed else Exit.FAILED
 
 
-__all__ = ["Phases", "ProbePolicy", "analyze_phases", "register", "run_command",
-           "stress_specs", "stress_with_recovery", "with_stress_report"]
+__all__ = ["probe_policy", "register", "results_block", "run_command", "run_phases",
+           "stress_load"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from pytest_mcpperf import cli
 from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.spec import LoadSpec, ToolCall
 from pytest_mcpperf.target import SpawnedServer
@@ -48,35 +45,6 @@ def test_closed_loop_users_each_with_a_session(bundled: SpawnedServer) -> None:
     assert result.requests.failed == 0, result.errors_by_code
     assert result.requests.ok > 50
     assert result.requests.connections_opened == 8
-
-
-@pytest.mark.parametrize("argv", [
-    ["throughput", "--requests-per-second", "200"],
-    ["latency", "--io-delay-ms", "20", "--requests-per-second", "50"],
-    ["stress", "--computation-size", "10", "--requests-per-second", "50"],
-    ["memory", "--mb-per-request", "1", "--requests-per-second", "10"],
-    ["burst", "--burst-size", "20", "--burst-interval-seconds", "0.5"],
-    ["concurrent", "--concurrency", "4"],
-])
-def test_every_client_subcommand(bundled: SpawnedServer, argv: list[str],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
-    rc = cli.main(["client", *argv, "--server-url", bundled.url, "--duration-seconds", "1",
-                   "--json"])
-    report: dict[str, Any] = json.loads(capsys.readouterr().out)
-    assert rc == 0, report["errors_by_code"]
-    assert report["requests"]["failed"] == 0
-    assert report["requests"]["ok"] > 0
-
-
-def test_spawns_the_bundled_server_by_default(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("mcpperf_server")
-    rc = cli.main(["client", "memory", "--mb-per-request", "1", "--requests-per-second",
-                   "20", "--duration-seconds", "1", "--json"])
-    report = json.loads(capsys.readouterr().out)
-    assert rc == 0
-    assert report["target"]["pid"] > 0
-    assert report["server"]["rss_mb"]["peak"] > 10
-    assert report["memory"]["verdict"] in ("stable", "moderate", "leak")
 
 
 def test_two_generator_processes_merge_exactly(bundled: SpawnedServer) -> None:

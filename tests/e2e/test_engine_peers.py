@@ -88,22 +88,3 @@ def test_nginx_mcp_two_generator_processes_merge(nginx_mcp: SpawnedServer) -> No
     assert result.requests.ok == 400
     assert len(result.accuracy.client_cpu_percent_per_process) == 2
     assert sum(row["ok"] for row in result.timeseries) == 400
-
-
-def test_client_spawns_server_cmd(capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-    import shlex
-
-    from pytest_mcpperf import cli
-
-    script = BENCH / "sdk_server.py"
-    _need(script)
-    pytest.importorskip("mcp")
-    cmd = shlex.join([sys.executable, str(script), "{port}", "stateless-json"])
-    rc = cli.main(["client", "throughput", "--server-cmd", cmd, "--requests-per-second", "50",
-                   "--duration-seconds", "1", "--json"])
-    report = json.loads(capsys.readouterr().out)
-    assert rc == 0
-    assert report["requests"]["ok"] == 50
-    assert report["target"]["pid"] > 0
-    assert report["server"]["rss_mb"]["peak"] > 10

@@ -57,12 +57,16 @@ def test_exit_status() -> None:
     assert client.exit_status(data(0, 0)) == 1
 
 
-def test_memory_summary() -> None:
-    data = {"server": {"rss_mb": {"start": 100.0, "peak": 130.0, "end": 120.0}},
-            "requests": {"ok": 1024}, "duration_s": 10.0}
-    assert client.memory_summary(data) == {
-        "verdict": "moderate", "growth_percent": 20.0,
-        "bytes_per_request": 20 * 1024.0, "slope_bytes_per_s": 20 * 1024 * 1024 / 10}
+def test_memory_summary_is_the_memory_analysis_of_the_server_series() -> None:
+    # 30 MiB + 20 KiB per request, 20 requests a second, a reading every second
+    data = {"timeseries": [{"t": t, "ok": 20, "failed": 0} for t in range(10)],
+            "server": {"series": [{"t": float(t), "rss_bytes": 30 * 2**20 + 20 * t * 20 * 1024,
+                                   "cpu_percent": None} for t in range(11)]},
+            "requests": {"ok": 200}, "duration_s": 10.0}
+    memory = client.memory_summary(data)
+    assert memory["verdict"] == "moderate"  # 13 % growth, but under 4 MiB in all
+    assert memory["bytes_per_request"] == pytest.approx(20 * 1024)
+    assert memory["samples"] == 11
     assert client.memory_summary({"server": {}}) == {}
 
 

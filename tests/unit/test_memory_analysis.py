@@ -1,4 +1,4 @@
-"""Exact tests of the server memory analysis (pytest_mcpperf.analysis.memory)."""
+"""Exact tests of the server memory procedure and analysis (pytest_mcpperf.analysis.memory)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,25 @@ from collections.abc import Callable
 import pytest
 
 from pytest_mcpperf.analysis.memory import (
-    KIB,
-    MIB,
     MemorySample,
     analyze,
+    baseline_plan,
+    completions,
     efficiency_requests_per_mb,
+    growth_plan,
+    leak_plan,
     least_squares_slope,
+    measure,
     per_request_rating,
+    samples_from_report,
+    split_evenly,
     stability_grade,
     stability_percent,
     verdict_for,
 )
-from pytest_mcpperf.cli import build_parser
-from pytest_mcpperf.cli.memory import (
-    growth_plan,
-    make_plan,
-    measure,
-    split_evenly,
-)
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.target import Target
+from pytest_mcpperf.vocabulary import KIB, MIB
 
 
 def series(base: int, per_request: int, counts: list[int], dt: float = 1.0) -> list[MemorySample]:
@@ -206,13 +204,15 @@ def test_report_object_has_the_design_keys() -> None:
     assert {"growth_percent", "slope_bytes_per_s", "passed"} <= rep.keys()
 
 
-# --- the `mcpperf memory` orchestration, with a fake engine and a fake server ---------
+# --- the chunked measurement, with a fake engine and a fake server --------------------
 
-class FakeServer(Target):
+class FakeServer:
     """RSS = 40 MiB + `leak` bytes per request it has answered; the engine is `run`."""
 
+    url = "http://127.0.0.1:1/mcp"
+    pid: int | None = 4242
+
     def __init__(self, leak: int) -> None:
-        super().__init__("http://127.0.0.1:1/mcp", 4242)
         self.leak = leak
         self.answered = 0
         self.now = 0.0
@@ -231,53 +231,72 @@ class FakeServer(Target):
         return True
 
 
-def run_fake(leak: int, argv: list[str]) -> tuple[list[MemorySample], list[str]]:
-    args = build_parser().parse_args(argv)
+def run_fake(leak: int, requests: int = 1000) -> tuple[list[MemorySample], list[str]]:
     server = FakeServer(leak)
-    base = LoadSpec(url=server.url, rate=args.rate)
-    lines: list[str] = []
+    labels: list[str] = []
     clock: Callable[[], float] = lambda: server.now  # noqa: E731
-    m = measure(server, base, make_plan(args), server.run, args.warmup_requests, clock,
-                lines.append)
-    return m.samples, lines
-
-
-def test_memory_command_defaults_are_the_seeds() -> None:
-    p = build_parser()
-    assert p.parse_args(["memory", "baseline"]).request_count == 100
-    assert p.parse_args(["memory", "leak-detection"]).iterations == 10000
-    g = p.parse_args(["memory", "growth-analysis"])
-    assert g.measurement_interval_seconds == 60.0
-    assert g.duration_seconds == 60.0
-    assert p.parse_args(["--json", "memory", "baseline"]).json is True
-    assert p.parse_args(["memory", "baseline", "--concurrency", "3"]).concurrency == 3
+    m = measure(server, LoadSpec(url=server.url, rate=500.0), leak_plan(requests), server.run,
+                200, clock, lambda label, _samples: labels.append(label))
+    return m.samples, labels
 
 
 def test_leak_detection_with_a_fake_leaking_server() -> None:
-    samples, lines = run_fake(50 * KIB, ["memory", "leak-detection", "--iterations", "1000"])
+    samples, labels = run_fake(50 * KIB)
     assert samples[0] == MemorySample(0, 40 * MIB + 200 * 50 * KIB, 0.0)  # after warm-up
     assert [s.requests for s in samples] == list(range(0, 1001, 50))
     a = analyze(samples)
     assert a.verdict == "leak"
     assert a.bytes_per_request == pytest.approx(50 * KIB)
     assert a.slope_bytes_per_s == pytest.approx(50 * KIB * 500)  # 500 requests/s
-    assert lines[0].startswith("=== Memory Snapshot: Initial ===")
-    assert lines[-1].startswith("=== Memory Snapshot: Final ===")
-    assert "Requests completed: 1,000" in lines[-1]
+    assert labels == ["Initial", "After 500 requests", "Final"]
 
 
 def test_leak_detection_with_a_fake_stable_server() -> None:
-    samples, _ = run_fake(0, ["memory", "leak-detection", "--iterations", "1000"])
+    samples, _ = run_fake(0)
     assert analyze(samples).verdict == "stable"
+
+
+def test_measure_needs_no_snapshot_callback() -> None:
+    server = FakeServer(0)
+    m = measure(server, LoadSpec(url=server.url, rate=100.0), baseline_plan(100), server.run,
+                0, lambda: server.now)
+    assert [s.requests for s in m.samples] == [0, 20, 40, 60, 80, 100]
 
 
 def test_split_and_plans() -> None:
     assert split_evenly(10, 3) == [4, 3, 3]
     assert split_evenly(2, 5) == [1, 1]
     assert sum(split_evenly(10000, 20)) == 10000
+    assert len(leak_plan(10000).chunks) == 20
     p = growth_plan(60.0, 60.0, 500.0)
     assert p.chunks == [3000] * 10
     assert p.snapshot_after == set()
     p = growth_plan(120.0, 30.0, 100.0)
     assert p.chunks == [1000] * 12
     assert sorted(p.labels.values()) == ["T+30s", "T+60s", "T+90s"]
+
+
+# --- a run report's own RSS series (`mcpperf client memory`) ------------------------
+
+
+def test_completions_interpolate_the_per_second_rows() -> None:
+    at = completions({"timeseries": [{"t": 0, "ok": 100, "failed": 0},
+                                     {"t": 1, "ok": 50, "failed": 10}]})
+    assert [at(t) for t in (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 9.0)] == [
+        0.0, 0.0, 50.0, 100.0, 130.0, 160.0, 160.0]
+
+
+def test_completions_without_rows_are_spread_over_the_run() -> None:
+    at = completions({"requests": {"completed": 400}, "duration_s": 4.0})
+    assert (at(1.0), at(4.0)) == (100.0, 400.0)
+
+
+def test_samples_from_report_shift_by_the_warmup() -> None:
+    report = {"config": {"warmup_s": 1.0},
+              "timeseries": [{"t": 0, "ok": 10, "failed": 0}, {"t": 1, "ok": 10, "failed": 0}],
+              "server": {"series": [{"t": 0.0, "rss_bytes": 5, "cpu_percent": None},
+                                    {"t": 2.0, "rss_bytes": 6, "cpu_percent": 1.0},
+                                    {"t": 3.5, "rss_bytes": 7, "cpu_percent": 1.0}]}}
+    assert samples_from_report(report) == [MemorySample(0, 5, 0.0), MemorySample(10, 6, 2.0),
+                                           MemorySample(20, 7, 3.5)]
+    assert samples_from_report({"server": {"rss_mb": {}}}) == []

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pytest_mcpperf.monitor import MB, Sample, ServerMonitor, summarize
+from pytest_mcpperf.monitor import MB, Sample, ServerMonitor, series, summarize
 
 
 def test_summarize_known_samples() -> None:
@@ -20,6 +20,21 @@ def test_summarize_known_samples() -> None:
     assert out["cpu_percent"] == {"mean": 30.0, "max": 50.0}
     assert out["growth_percent"] == 10.0
     assert out["samples"] == 3
+    assert out["series"] == [
+        {"t": 0.0, "rss_bytes": 100 * MB, "cpu_percent": None},
+        {"t": 1.0, "rss_bytes": 150 * MB, "cpu_percent": 50.0},
+        {"t": 2.0, "rss_bytes": 110 * MB, "cpu_percent": 10.0},
+    ]
+
+
+def test_series_is_thinned_keeping_both_ends_and_the_cpu_between_kept_points() -> None:
+    samples = [Sample(i * 0.5, (100 + i) * MB, i * 0.25, 0, 1, 1) for i in range(5001)]
+    points = series(samples, max_points=1200)
+    assert len(points) == 1200
+    assert (points[0]["t"], points[-1]["t"]) == (0.0, 2500.0)
+    assert points[-1]["rss_bytes"] == 5100 * MB
+    assert {p["cpu_percent"] for p in points[1:]} == {50.0}
+    assert len(series(samples[:10])) == 10
 
 
 def test_summarize_empty() -> None:

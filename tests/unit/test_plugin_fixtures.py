@@ -98,7 +98,14 @@ def test_recorder_replaces_the_entry_with_the_same_start() -> None:
 
     from pytest_mcpperf.session import recorder
 
-    item = Item(user_properties=[("other", "x")])
+    seen: list[dict[str, object]] = []
+
+    def hook(item: object, result: dict[str, object]) -> None:
+        result["seen"] = True
+        seen.append(result)
+
+    item = Item(user_properties=[("other", "x")],
+                config=Item(hook=Item(pytest_mcpperf_result=hook)))
     record = recorder(item)  # type: ignore[arg-type]
     record({"started_at": "t1", "throughput_rps": 1.0})
     record({"started_at": "t2", "throughput_rps": 2.0})
@@ -107,3 +114,5 @@ def test_recorder_replaces_the_entry_with_the_same_start() -> None:
     names = [name for name, _ in item.user_properties]
     assert names == ["other", "mcpperf/result", "mcpperf/result", "mcpperf/result"]
     assert '"stress"' in item.user_properties[1][1]
+    assert len(seen) == 4  # the pytest_mcpperf_result hook saw each entry first
+    assert all('"seen":true' in value for name, value in item.user_properties[1:])

@@ -1,4 +1,4 @@
-"""Exact tests of the stress analysis (pytest_mcpperf.analysis.stress)."""
+"""Exact tests of the stress procedure and analysis (pytest_mcpperf.analysis.stress)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,26 @@ import pytest
 
 from pytest_mcpperf.analysis.stress import (
     BaselineRange,
+    ProbePolicy,
     ProbeSample,
+    StressLoad,
     Tally,
     analyze,
+    analyze_phases,
+    build_report,
     combine,
     grade,
     grade_message,
     recovered,
     recovery_time,
     reliability_percent,
-    tally_from_requests,
-)
-from pytest_mcpperf.cli import build_parser
-from pytest_mcpperf.cli.stress import (
-    analyze_phases,
-    results_block,
-    run_phases,
+    run_stress,
     stress_specs,
+    tally_from_requests,
 )
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.target import Target
 
 
 def requests(scheduled: int, ok: int, **errors: int) -> dict[str, object]:
@@ -172,26 +170,15 @@ def test_stress_report_object() -> None:
     assert rep["server_alive"] is True
 
 
-# --- the `mcpperf stress` orchestration, with a fake engine ---------------------------
+# --- the stress procedure, with a fake engine ----------------------------------------
 
-
-def test_stress_command_defaults_are_the_seeds() -> None:
-    p = build_parser()
-    m = p.parse_args(["stress", "memory"])
-    assert (m.max_concurrent, m.mb_per_request) == (100, 50)
-    assert p.parse_args(["stress", "cpu"]).computation_size == 1000
-    f = p.parse_args(["stress", "flood"])
-    assert (f.connections_per_second, f.max_connections) == (1000, 5000)
-    assert p.parse_args(["stress", "chaos"]).error_rate_percent == 50
-    with pytest.raises(SystemExit):
-        p.parse_args(["stress", "chaos", "--error-rate-percent", "100"])
+URL = "http://127.0.0.1:1/mcp"
 
 
 def test_chaos_sends_the_error_rate_as_deliberate_faults_alongside() -> None:
-    args = build_parser().parse_args(["stress", "chaos", "--max-concurrent", "10",
-                                      "--error-rate-percent", "30",
-                                      "--requests-per-second", "200"])
-    ordinary, faults = stress_specs(args, "http://127.0.0.1:1/mcp", None)
+    load = StressLoad("chaos", max_concurrent=10, error_rate_percent=30,
+                      requests_per_second=200.0)
+    ordinary, faults = stress_specs(load, URL, None)
     assert faults is not None
     assert (ordinary.pattern, faults.pattern) == ("throughput", "throughput")
     assert (ordinary.rate, faults.rate) == (140.0, 60.0)
@@ -199,18 +186,23 @@ def test_chaos_sends_the_error_rate_as_deliberate_faults_alongside() -> None:
     assert {c.tool for c in faults.mix} == {"error_simulation"}
     assert "error_simulation" not in {c.tool for c in ordinary.mix}
     assert len({c.tool for c in ordinary.mix}) == 5
-    args = build_parser().parse_args(["stress", "chaos", "--error-rate-percent", "0"])
-    assert stress_specs(args, "http://127.0.0.1:1/mcp", None)[1] is None
+    assert stress_specs(StressLoad("chaos", error_rate_percent=0), URL, None)[1] is None
 
 
 def test_memory_stress_spec() -> None:
-    args = build_parser().parse_args(["stress", "memory", "--max-concurrent", "40",
-                                      "--mb-per-request", "100", "--duration-seconds", "5"])
-    spec, faults = stress_specs(args, "http://127.0.0.1:1/mcp", 7)
+    load = StressLoad("memory", duration_s=5.0, max_concurrent=40, mb_per_request=100)
+    spec, faults = stress_specs(load, URL, 7)
     assert faults is None
     assert (spec.pattern, spec.users, spec.tool) == ("concurrent", 40, "memory_allocate")
     assert spec.arguments == {"mb_size": 100}
     assert (spec.duration_s, spec.server_pid) == (5.0, 7)
+
+
+def test_unknown_mode_and_inverted_probe_policy_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown stress mode 'melt'"):
+        StressLoad("melt")
+    with pytest.raises(ValueError, match="shorten the interval"):
+        ProbePolicy(timeout_s=1.0, interval_s=2.0)
 
 
 class FakeEngine:
@@ -235,65 +227,58 @@ class FakeEngine:
                 for _ in specs]
 
 
-class AliveTarget(Target):
-    def alive(self) -> bool:
-        return True
+class FakeServer:
+    url = URL
+    pid: int | None = 1
 
-
-def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
-    args = build_parser().parse_args(["stress", "memory", "--duration-seconds", "5"])
-    # baseline 2, 3, 4 ms -> healthy p99 <= 11 ms; then 400, 90, 12, 5, 4, 3 ms
-    engine = FakeEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
-    ph = run_phases(args, AliveTarget("http://127.0.0.1:1/mcp", 1), engine.run_many,
-                    engine.clock)
-    assert [p.t for p in ph.probes] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # stopped once held
-    a = analyze_phases(ph, args.hold_intervals)
-    assert a.recovery_s == 3.0
-    assert a.reliability_percent == 96.0
-    assert a.grade == "GOOD"
-    assert a.passed
-    text = results_block(args, ph, a)
-    assert "=== Comprehensive Stress Test Results ===" in text
-    assert "Overall Reliability Score: 96.00%" in text
-    assert "GOOD - Server handled stress adequately" in text
-    assert "Recovery time: 3.00 s" in text
-
-
-def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
-    args = build_parser().parse_args(["stress", "cpu", "--duration-seconds", "2",
-                                      "--recovery-timeout-seconds", "10"])
-    engine = FakeEngine([2.0, 2.0, 2.0] + [500.0] * 100)
-    ph = run_phases(args, AliveTarget("http://127.0.0.1:1/mcp", 1), engine.run_many,
-                    engine.clock)
-    assert len(ph.probes) == 10
-    a = analyze_phases(ph, args.hold_intervals)
-    assert a.recovery_s is None
-    assert not a.passed
-    assert "not recovered within 10 s" in results_block(args, ph, a)
-
-
-class DyingTarget(Target):
     def __init__(self) -> None:
-        super().__init__("http://127.0.0.1:1/mcp", 1)
         self.dead = False
 
     def alive(self) -> bool:
         return not self.dead
 
+    def rss(self) -> int:
+        return 0
+
+
+def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
+    # baseline 2, 3, 4 ms -> healthy p99 <= 11 ms; then 400, 90, 12, 5, 4, 3 ms
+    engine = FakeEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
+    ph = run_stress(FakeServer(), StressLoad("memory", duration_s=5.0), ProbePolicy(),
+                    engine.run_many, engine.clock)
+    assert [p.t for p in ph.probes] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # stopped once held
+    a = analyze_phases(ph, hold=3)
+    assert a.recovery_s == 3.0
+    assert a.reliability_percent == 96.0
+    assert a.grade == "GOOD"
+    assert a.passed
+    report = build_report(ph, a)["stress"]
+    assert report["healthy_range"]["p99_ms"] == pytest.approx(11.0)
+    assert [p["p99_ms"] for p in report["baseline"]] == [2.0, 3.0, 4.0]
+
+
+def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
+    engine = FakeEngine([2.0, 2.0, 2.0] + [500.0] * 100)
+    ph = run_stress(FakeServer(), StressLoad("cpu", duration_s=2.0), ProbePolicy(timeout_s=10.0),
+                    engine.run_many, engine.clock)
+    assert len(ph.probes) == 10
+    a = analyze_phases(ph, hold=3)
+    assert a.recovery_s is None
+    assert not a.passed
+
 
 def test_a_server_that_dies_under_stress_is_a_result_not_an_error() -> None:
-    args = build_parser().parse_args(["stress", "memory", "--duration-seconds", "1"])
     engine = FakeEngine([2.0, 2.0, 2.0])
-    target = DyingTarget()
+    server = FakeServer()
 
     def run_many(specs: Sequence[LoadSpec]) -> list[LoadResult]:
         if specs[0].scenario != "stress probe":
-            target.dead = True
+            server.dead = True
             raise TargetError("cannot start an MCP session: connection refused")
         return engine.run_many(specs)
 
-    ph = run_phases(args, target, run_many, engine.clock)
-    a = analyze_phases(ph, args.hold_intervals)
+    ph = run_stress(server, StressLoad("memory", duration_s=1.0), ProbePolicy(), run_many,
+                    engine.clock)
+    a = analyze_phases(ph, hold=3)
     assert (a.server_alive, a.grade, a.recovery_s, a.passed) == (False, "POOR", None, False)
-    text = results_block(args, ph, a)
-    assert "Server alive: NO - the server died (cannot start an MCP session" in text
+    assert ph.died_with.startswith("cannot start an MCP session")

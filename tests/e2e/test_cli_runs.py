@@ -1,4 +1,5 @@
-"""`mcpperf client` end to end against a raw test server on loopback."""
+"""`mcpperf` end to end: errors and exit codes, every client subcommand against the bundled
+server, and a spawned `--server-cmd` (the official SDK's server)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from test_engine_peers import BENCH, _need
 from test_engine_raw_server import RawMcpServer
 
 from pytest_mcpperf import cli, settings
+from pytest_mcpperf.target import SpawnedServer
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +118,59 @@ def test_bad_durations_are_refused_as_the_pytest_option_refuses_them(
     assert "Traceback" not in err
     said = err.splitlines()[-1].split("argument --duration-seconds: ", 1)[1]
     assert said == str(pytest_error.value).replace("--perf-duration", "--duration-seconds")
+
+
+# -- every client subcommand against the bundled server -------------------------------
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[SpawnedServer]:
+    pytest.importorskip("mcpperf_server")
+    with SpawnedServer(startup_timeout_s=30.0) as server:
+        yield server
+
+
+@pytest.mark.parametrize("argv", [
+    ["throughput", "--requests-per-second", "200"],
+    ["latency", "--io-delay-ms", "20", "--requests-per-second", "50"],
+    ["stress", "--computation-size", "10", "--requests-per-second", "50"],
+    ["memory", "--mb-per-request", "1", "--requests-per-second", "10"],
+    ["burst", "--burst-size", "20", "--burst-interval-seconds", "0.5"],
+    ["concurrent", "--concurrency", "4"],
+])
+def test_every_client_subcommand(bundled: SpawnedServer, argv: list[str],
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["client", *argv, "--server-url", bundled.url, "--duration-seconds", "1",
+                   "--json"])
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert rc == 0, report["errors_by_code"]
+    assert report["requests"]["failed"] == 0
+    assert report["requests"]["ok"] > 0
+
+
+def test_spawns_the_bundled_server_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("mcpperf_server")
+    rc = cli.main(["client", "memory", "--mb-per-request", "1", "--requests-per-second",
+                   "20", "--duration-seconds", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert report["target"]["pid"] > 0
+    assert report["server"]["rss_mb"]["peak"] > 10
+    assert report["memory"]["verdict"] in ("stable", "moderate", "leak")
+
+
+def test_client_spawns_server_cmd(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shlex
+
+    from pytest_mcpperf import cli
+
+    script = BENCH / "sdk_server.py"
+    _need(script)
+    pytest.importorskip("mcp")
+    cmd = shlex.join([sys.executable, str(script), "{port}", "stateless-json"])
+    rc = cli.main(["client", "throughput", "--server-cmd", cmd, "--requests-per-second", "50",
+                   "--duration-seconds", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert report["requests"]["ok"] == 50
+    assert report["target"]["pid"] > 0
+    assert report["server"]["rss_mb"]["peak"] > 10
