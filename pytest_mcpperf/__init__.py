@@ -10,9 +10,18 @@ from pytest_mcpperf.analysis.criteria import (
     assert_recovery,
     assert_throughput,
 )
-from pytest_mcpperf.errors import ConfigError, McpPerfError, ProtocolError, TargetError
+from pytest_mcpperf.errors import (
+    ConfigError,
+    McpPerfError,
+    ProtocolError,
+    RequestError,
+    RequestTimeout,
+    TargetError,
+    TransportError,
+)
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec, ToolCall
+from pytest_mcpperf.target import Target
 from pytest_mcpperf.version import __version__
 
 __all__ = [
@@ -21,8 +30,12 @@ __all__ = [
     "LoadSpec",
     "McpPerfError",
     "ProtocolError",
+    "RequestError",
+    "RequestTimeout",
+    "Target",
     "TargetError",
     "ToolCall",
+    "TransportError",
     "__version__",
     "assert_error_rate",
     "assert_memory_growth",
