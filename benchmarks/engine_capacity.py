@@ -37,7 +37,11 @@ MCPPERF = [sys.executable, "-m", "pytest_mcpperf.cli"]
 def wrk_rps(url: str, duration: int) -> float:
     out = subprocess.run(
         ["wrk", "-t1", "-c64", f"-d{duration}s", "-s", str(BENCH / "modern_call.lua"), url],
-        check=True, capture_output=True, text=True, timeout=duration + 30).stdout
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
@@ -46,9 +50,25 @@ def wrk_rps(url: str, duration: int) -> float:
 
 def mcpperf_run(url: str, duration: int, processes: int) -> dict[str, object]:
     out = subprocess.run(
-        [*MCPPERF, "client", "concurrent", "--server-url", url, "--concurrency", "64",
-         "--duration-seconds", str(duration), "--processes", str(processes), "--json"],
-        capture_output=True, text=True, timeout=duration + 60, cwd=REPO).stdout
+        [
+            *MCPPERF,
+            "client",
+            "concurrent",
+            "--server-url",
+            url,
+            "--concurrency",
+            "64",
+            "--duration-seconds",
+            str(duration),
+            "--processes",
+            str(processes),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        cwd=REPO,
+    ).stdout
     report: dict[str, object] = json.loads(out)
     return report
 
@@ -60,11 +80,14 @@ def main() -> int:
     opts = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
-            print(f"{tool} is not installed: apt-get install -y wrk nginx-light "
-                  "libnginx-mod-http-js", file=sys.stderr)
+            print(
+                f"{tool} is not installed: apt-get install -y wrk nginx-light libnginx-mod-http-js",
+                file=sys.stderr,
+            )
             return 2
-    with SpawnedServer([str(BENCH / "nginx-mcp" / "run.sh"), "{port}"],
-                       startup_timeout_s=10.0) as nginx:
+    with SpawnedServer(
+        [str(BENCH / "nginx-mcp" / "run.sh"), "{port}"], startup_timeout_s=10.0
+    ) as nginx:
         return measure(nginx.url, opts.duration, opts.rounds)
 
 
@@ -80,16 +103,22 @@ def measure(url: str, duration: int, rounds: int) -> int:
             acc: dict[str, object] = rep["accuracy"]  # type: ignore[assignment]
             if n == 1:
                 verdicts.append(acc["verdict"])
-            print(f"  {n} process(es): {acc['verdict']}, client CPU "
-                  f"{acc['client_cpu_percent_per_process']}, host CPU "
-                  f"{acc['host_cpu_busy_percent']}%: {acc['reason']}")
-        print(f"round {r + 1}: wrk {figures['wrk'][-1]:.0f} rps, mcpperf 1 process "
-              f"{figures['p1'][-1]:.0f} rps, 2 processes {figures['p2'][-1]:.0f} rps")
+            print(
+                f"  {n} process(es): {acc['verdict']}, client CPU "
+                f"{acc['client_cpu_percent_per_process']}, host CPU "
+                f"{acc['host_cpu_busy_percent']}%: {acc['reason']}"
+            )
+        print(
+            f"round {r + 1}: wrk {figures['wrk'][-1]:.0f} rps, mcpperf 1 process "
+            f"{figures['p1'][-1]:.0f} rps, 2 processes {figures['p2'][-1]:.0f} rps"
+        )
         time.sleep(0.5)
     med = {k: statistics.median(v) for k, v in figures.items()}
-    print(f"median: wrk {med['wrk']:.0f}, mcpperf p1 {med['p1']:.0f} "
-          f"({med['p1'] / med['wrk']:.2f}x wrk), p2 {med['p2']:.0f} "
-          f"({med['p2'] / med['p1']:.2f}x p1); errors {errors}; p1 verdicts {verdicts}")
+    print(
+        f"median: wrk {med['wrk']:.0f}, mcpperf p1 {med['p1']:.0f} "
+        f"({med['p1'] / med['wrk']:.2f}x wrk), p2 {med['p2']:.0f} "
+        f"({med['p2'] / med['p1']:.2f}x p1); errors {errors}; p1 verdicts {verdicts}"
+    )
     ok = med["p1"] >= 0.5 * med["wrk"] and errors == 0 and set(verdicts) == {"client_bound"}
     return 0 if ok else 1
 

@@ -26,9 +26,24 @@ LIMIT_MB = 20.0
 
 def peak_rss_mb(url: str, seconds: int, rate: int) -> tuple[float, dict[str, object]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput", "--server-url",
-         url, "--requests-per-second", str(rate), "--duration-seconds", str(seconds),
-         "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "pytest_mcpperf.cli",
+            "client",
+            "throughput",
+            "--server-url",
+            url,
+            "--requests-per-second",
+            str(rate),
+            "--duration-seconds",
+            str(seconds),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -42,14 +57,17 @@ def main() -> int:
     ap.add_argument("--long", type=int, default=25)
     ap.add_argument("--rate", type=int, default=2000)
     opts = ap.parse_args()
-    with SpawnedServer([str(BENCH / "nginx-mcp" / "run.sh"), "{port}"],
-                       startup_timeout_s=10.0) as nginx:
+    with SpawnedServer(
+        [str(BENCH / "nginx-mcp" / "run.sh"), "{port}"], startup_timeout_s=10.0
+    ) as nginx:
         short, rs = peak_rss_mb(nginx.url, opts.short, opts.rate)
         long, rl = peak_rss_mb(nginx.url, opts.long, opts.rate)
     for name, secs, mb, rep in (("short", opts.short, short, rs), ("long", opts.long, long, rl)):
         req = rep["requests"]
-        print(f"{name}: {secs} s, {req['ok']} ok, {req['failed']} failed, "  # type: ignore[index]
-              f"peak RSS {mb:.1f} MB")
+        print(
+            f"{name}: {secs} s, {req['ok']} ok, {req['failed']} failed, "  # type: ignore[index]
+            f"peak RSS {mb:.1f} MB"
+        )
     print(f"growth {long - short:+.1f} MB (limit {LIMIT_MB:g} MB)")
     return 0 if long - short < LIMIT_MB else 1
 

@@ -38,16 +38,28 @@ def in_process(subscribers: int, publishes: int) -> float:
     return asyncio.run(run())
 
 
-LISTEN = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": {
-    "notifications": {"toolsListChanged": True},
-    "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-              "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+LISTEN = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "subscriptions/listen",
+        "params": {
+            "notifications": {"toolsListChanged": True},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+).encode()
 
 
 def listen_request(port: int) -> bytes:
-    head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            "Accept: text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
-            f"Mcp-Method: subscriptions/listen\r\nContent-Length: {len(LISTEN)}\r\n\r\n")
+    head = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        "Accept: text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+        f"Mcp-Method: subscriptions/listen\r\nContent-Length: {len(LISTEN)}\r\n\r\n"
+    )
     return head.encode() + LISTEN
 
 
@@ -61,8 +73,10 @@ async def over_sockets(port: int, subscribers: int) -> tuple[float, float]:
         await reader.readuntil(b"subscriptions/acknowledged")
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     start = time.perf_counter()
-    writer.write(f"POST /mcpperf/broadcast HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                 "Content-Length: 0\r\n\r\n".encode())
+    writer.write(
+        f"POST /mcpperf/broadcast HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Length: 0\r\n\r\n".encode()
+    )
     arrivals = await asyncio.gather(*[_arrival(r) for r, _ in streams])
     writer.close()
     for _, w in streams:
@@ -82,10 +96,15 @@ def main() -> int:
     parser.add_argument("--publishes", type=int, default=20)
     args = parser.parse_args()
     per = in_process(args.subscribers, args.publishes)
-    print(f"in process: publish to {args.subscribers} subscribers {per * 1e3:.2f} ms "
-          f"({per / args.subscribers * 1e6:.2f} us each)")
-    proc = subprocess.Popen([sys.executable, "-m", "mcpperf_server", "--bind-address",
-                             "127.0.0.1:0"], stderr=subprocess.PIPE, cwd=ROOT)
+    print(
+        f"in process: publish to {args.subscribers} subscribers {per * 1e3:.2f} ms "
+        f"({per / args.subscribers * 1e6:.2f} us each)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcpperf_server", "--bind-address", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         assert proc.stderr is not None
         found = None
@@ -95,8 +114,10 @@ def main() -> int:
         if found is None:
             raise SystemExit("server did not start")
         last, median = asyncio.run(over_sockets(int(found.group(1)), args.subscribers))
-        print(f"over sockets: {args.subscribers} listen streams, broadcast reached all in "
-              f"{last * 1e3:.1f} ms (median {median * 1e3:.1f} ms)")
+        print(
+            f"over sockets: {args.subscribers} listen streams, broadcast reached all in "
+            f"{last * 1e3:.1f} ms (median {median * 1e3:.1f} ms)"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)

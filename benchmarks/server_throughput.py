@@ -51,26 +51,49 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20
 def commands(port: int) -> dict[str, list[str]]:
     return {
         "sdk": [PY, str(BENCH / "sdk_server.py"), str(port), "stateless-json"],
-        "quart": [PY, "-m", "uvicorn", "quart_ceiling:app", "--app-dir", str(BENCH),
-                  "--loop", "uvloop", "--http", "httptools", "--port", str(port),
-                  "--log-level", "warning", "--no-access-log"],
+        "quart": [
+            PY,
+            "-m",
+            "uvicorn",
+            "quart_ceiling:app",
+            "--app-dir",
+            str(BENCH),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         "ours": [PY, "-m", "mcpperf_server", "--bind-address", f"127.0.0.1:{port}"],
     }
 
 
 def measure(name: str, duration: str) -> tuple[float, str]:
     port = free_port()
-    proc = subprocess.Popen(commands(port)[name], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        commands(port)[name], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_listening(port, proc)
         url = f"http://127.0.0.1:{port}/mcp"
         lua = str(BENCH / "modern_call.lua")
-        subprocess.run(["wrk", "-t1", "-c32", "-d1s", "-s", lua, url], check=True,
-                       capture_output=True, timeout=30)  # warm-up
-        out = subprocess.run(["wrk", "-t1", "-c32", f"-d{duration}", "--latency", "-s", lua,
-                              url], check=True, capture_output=True, text=True,
-                             timeout=120).stdout
+        subprocess.run(
+            ["wrk", "-t1", "-c32", "-d1s", "-s", lua, url],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )  # warm-up
+        out = subprocess.run(
+            ["wrk", "-t1", "-c32", f"-d{duration}", "--latency", "-s", lua, url],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -88,9 +111,12 @@ def measure(name: str, duration: str) -> tuple[float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default="8s", help="wrk -d per server (default: 8s)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds of the three; ratios are per round, then the median "
-                        "(default: 1)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds of the three; ratios are per round, then the median (default: 1)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -104,11 +130,16 @@ def main() -> int:
             print(f"round {round_no + 1} {name:6s} {rps[name]:9.1f} rps  ({note})", flush=True)
         vs_sdk_rounds.append(rps["ours"] / rps["sdk"])
         vs_quart_rounds.append(rps["ours"] / rps["quart"])
-        print(f"round {round_no + 1} ours/sdk {vs_sdk_rounds[-1]:.2f}x  "
-              f"ours/quart {vs_quart_rounds[-1]:.2f}x", flush=True)
+        print(
+            f"round {round_no + 1} ours/sdk {vs_sdk_rounds[-1]:.2f}x  "
+            f"ours/quart {vs_quart_rounds[-1]:.2f}x",
+            flush=True,
+        )
     vs_sdk, vs_quart = statistics.median(vs_sdk_rounds), statistics.median(vs_quart_rounds)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
-          f"median over {args.rounds} round(s):")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
+        f"median over {args.rounds} round(s):"
+    )
     print(f"ours / sdk   = {vs_sdk:.2f}x  (target >= 1.5)")
     print(f"ours / quart = {vs_quart:.2f}x  (target >= 0.7, same ASGI server: uvicorn)")
     return 0 if vs_sdk >= 1.5 and vs_quart >= 0.7 else 1

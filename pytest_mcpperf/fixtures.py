@@ -34,8 +34,9 @@ class Engine(Protocol):
 
     def run(self, spec: LoadSpec, *, progress: Progress | None = None) -> LoadResult: ...
 
-    def arun(self, spec: LoadSpec, *,
-             progress: Progress | None = None) -> Awaitable[LoadResult]: ...
+    def arun(
+        self, spec: LoadSpec, *, progress: Progress | None = None
+    ) -> Awaitable[LoadResult]: ...
 
 
 class ProgressLines:
@@ -54,8 +55,10 @@ class ProgressLines:
         if update.elapsed_s < self._next:
             return
         self._next = update.elapsed_s + self.every_s
-        self.write(f"mcpperf {self.name}: {update.elapsed_s:.0f}s, sent {update.sent}, "
-                   f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps")
+        self.write(
+            f"mcpperf {self.name}: {update.elapsed_s:.0f}s, sent {update.sent}, "
+            f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps"
+        )
 
 
 ENGINE_MODULE = "pytest_mcpperf.engine.runner"
@@ -73,8 +76,9 @@ def start_server(run: RunSettings) -> Target:
     """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port."""
     if run.url:
         return Target.at_url(run.url, front_end="pytest", reach_timeout_s=run.startup_timeout)
-    return Target.spawn(run.server_cmd or None, startup_timeout_s=run.startup_timeout,
-                        front_end="pytest")
+    return Target.spawn(
+        run.server_cmd or None, startup_timeout_s=run.startup_timeout, front_end="pytest"
+    )
 
 
 # ---------------------------------------------------------------- perf_client
@@ -97,9 +101,15 @@ class PerfClient:
     and the JSON report whether they pass or not. `results` holds every run's result.
     """
 
-    def __init__(self, *, plan: Callable[[Mapping[str, Any]], Plan],
-                 engine: Callable[[], Engine], record: Callable[[dict[str, Any]], None],
-                 check_server: Callable[[], None], progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        plan: Callable[[Mapping[str, Any]], Plan],
+        engine: Callable[[], Engine],
+        record: Callable[[dict[str, Any]], None],
+        check_server: Callable[[], None],
+        progress: Progress | None = None,
+    ) -> None:
         self._plan = plan
         self._engine = engine
         self._record = record
@@ -169,8 +179,9 @@ Stress = Callable[[], LoadResult | list[LoadResult]]
 
 #: The fixture's probe: 2 baseline seconds and 2 healthy seconds in a row, enough on
 #: loopback and short; a test may pass its own `ProbePolicy`.
-QUICK_PROBE = stress.ProbePolicy(baseline_intervals=2, hold_intervals=2, timeout_s=60.0,
-                                 interval_s=1.0)
+QUICK_PROBE = stress.ProbePolicy(
+    baseline_intervals=2, hold_intervals=2, timeout_s=60.0, interval_s=1.0
+)
 
 
 class StressCheck:
@@ -183,22 +194,32 @@ class StressCheck:
     grade, recovery_s, server_alive, passed), recorded for the summary and the report.
     """
 
-    def __init__(self, server: MeasuredServer, run: RunOne, record: Record,
-                 clock: Callable[[], float] = time.monotonic,
-                 policy: stress.ProbePolicy = QUICK_PROBE) -> None:
+    def __init__(
+        self,
+        server: MeasuredServer,
+        run: RunOne,
+        record: Record,
+        clock: Callable[[], float] = time.monotonic,
+        policy: stress.ProbePolicy = QUICK_PROBE,
+    ) -> None:
         self.server = server
         self.run = run
         self.record = record
         self.clock = clock
         self.policy = policy
 
-    def __call__(self, stress_run: Stress, *,
-                 policy: stress.ProbePolicy | None = None) -> LoadResult:
+    def __call__(
+        self, stress_run: Stress, *, policy: stress.ProbePolicy | None = None
+    ) -> LoadResult:
         policy = policy or self.policy
         probe = policy.probe_spec(self.server.url, "pytest")
-        ph = stress.stress_with_recovery(lambda: _as_list(stress_run()),
-                                         lambda: self.run(probe), self.server.alive,
-                                         self.clock, policy)
+        ph = stress.stress_with_recovery(
+            lambda: _as_list(stress_run()),
+            lambda: self.run(probe),
+            self.server.alive,
+            self.clock,
+            policy,
+        )
         a = stress.analyze_phases(ph, hold=policy.hold_intervals)
         return self.record(stress.build_report(ph, a))
 
@@ -217,19 +238,27 @@ class MemorySeries:
     `mcpperf memory` uses), recorded for the summary and the report.
     """
 
-    def __init__(self, server: MeasuredServer, run: RunOne, record: Record,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        server: MeasuredServer,
+        run: RunOne,
+        record: Record,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.server = server
         self.run = run
         self.record = record
         self.clock = clock
 
-    def __call__(self, spec: LoadSpec, chunks: int = 10, *,
-                 warmup_requests: int | None = None) -> LoadResult:
+    def __call__(
+        self, spec: LoadSpec, chunks: int = 10, *, warmup_requests: int | None = None
+    ) -> LoadResult:
         if spec.rate <= 0 or chunks < 1:
-            raise ConfigError(f"memory_series needs an open-loop spec with a rate and 1 or more "
-                              f"chunks, got rate={spec.rate:g}, chunks={chunks}: pass "
-                              "perf_client.spec(pattern=\"throughput\", rate=...)")
+            raise ConfigError(
+                f"memory_series needs an open-loop spec with a rate and 1 or more "
+                f"chunks, got rate={spec.rate:g}, chunks={chunks}: pass "
+                'perf_client.spec(pattern="throughput", rate=...)'
+            )
         total = max(chunks, round(spec.rate * spec.duration_s))
         plan = memory.ChunkPlan(memory.split_evenly(total, chunks))
         warmup = max(10, total // 5) if warmup_requests is None else warmup_requests

@@ -12,8 +12,7 @@ import pytest
 
 
 @pytest.hookspec
-def pytest_mcpperf_update_environment(config: pytest.Config,
-                                      environment: dict[str, Any]) -> None:
+def pytest_mcpperf_update_environment(config: pytest.Config, environment: dict[str, Any]) -> None:
     """Add to (or change) the JSON report's `environment` before it is written.
 
     `environment` holds python, platform, machine, cpu_count, pytest, xdist_workers,

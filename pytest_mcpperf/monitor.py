@@ -125,8 +125,9 @@ class ServerMonitor:
     when the server process disappears.
     """
 
-    def __init__(self, pid: int, interval_s: float = 0.25,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, pid: int, interval_s: float = 0.25, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.pid = pid
         self.interval_s = interval_s
         self.samples: list[Sample] = []

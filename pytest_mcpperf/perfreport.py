@@ -37,18 +37,28 @@ def environment(config: pytest.Config) -> dict[str, Any]:
     return env
 
 
-def build_report(entries: Sequence[dict[str, Any]], env: dict[str, Any],
-                 plugin_version: str) -> dict[str, Any]:
+def build_report(
+    entries: Sequence[dict[str, Any]], env: dict[str, Any], plugin_version: str
+) -> dict[str, Any]:
     """The pytest report: `{schema, plugin_version, environment, results}`."""
-    return {"schema": SCHEMA, "plugin_version": plugin_version, "environment": env,
-            "results": list(entries)}
+    return {
+        "schema": SCHEMA,
+        "plugin_version": plugin_version,
+        "environment": env,
+        "results": list(entries),
+    }
 
 
 class PerfReport:
     """Writes the collected load results to `path` when the session finishes."""
 
-    def __init__(self, config: pytest.Config, path: Path,
-                 entries: Callable[[], Sequence[dict[str, Any]]], plugin_version: str) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        path: Path,
+        entries: Callable[[], Sequence[dict[str, Any]]],
+        plugin_version: str,
+    ) -> None:
         self.config = config
         self.path = path if path.is_absolute() else config.invocation_params.dir / path
         self.entries = entries

@@ -35,18 +35,38 @@ scenario_key = pytest.StashKey[cfg.Scenario]()
 
 #: setting -> (metavar, what it does, its default in words)
 _HELP = {
-    "url": ("URL", "test an MCP server already running at URL instead of spawning one",
-            "spawn the bundled server"),
-    "server_cmd": ("CMD", "spawn this command as the server under test; {port} in CMD becomes "
-                   "a free port, e.g. \"python my_server.py {port}\"", "the bundled server"),
-    "report": ("json[:PATH]", "write the JSON report of every load test to PATH "
-               f"(PATH defaults to {cfg.DEFAULT_REPORT_PATH})", "no report"),
-    "duration": ("SECONDS", "run every load scenario for SECONDS, overriding the marker's "
-                 "duration", "each marker's duration"),
-    "processes": ("N", "load generator processes per scenario, unless the marker sets "
-                  "processes=", "1"),
-    "startup_timeout": ("SECONDS", "how long a spawned server may take to accept "
-                        "connections", "20"),
+    "url": (
+        "URL",
+        "test an MCP server already running at URL instead of spawning one",
+        "spawn the bundled server",
+    ),
+    "server_cmd": (
+        "CMD",
+        "spawn this command as the server under test; {port} in CMD becomes "
+        'a free port, e.g. "python my_server.py {port}"',
+        "the bundled server",
+    ),
+    "report": (
+        "json[:PATH]",
+        "write the JSON report of every load test to PATH "
+        f"(PATH defaults to {cfg.DEFAULT_REPORT_PATH})",
+        "no report",
+    ),
+    "duration": (
+        "SECONDS",
+        "run every load scenario for SECONDS, overriding the marker's duration",
+        "each marker's duration",
+    ),
+    "processes": (
+        "N",
+        "load generator processes per scenario, unless the marker sets processes=",
+        "1",
+    ),
+    "startup_timeout": (
+        "SECONDS",
+        "how long a spawned server may take to accept connections",
+        "20",
+    ),
 }
 
 
@@ -60,16 +80,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mcpperf", "MCP server performance (pytest-mcpperf)")
     for setting in cfg.SETTINGS:
         metavar, text, default = _HELP[setting.name]
-        group.addoption(setting.flag, dest=cfg.dest(setting), metavar=metavar, default=None,
-                        type=cfg.cli_type(setting),
-                        help=f"{text}; env {setting.env}, ini {setting.ini} (default: {default})")
-        parser.addini(setting.ini, f"{text}; option {setting.flag} (default: {default})",
-                      type="string", default="")
+        group.addoption(
+            setting.flag,
+            dest=cfg.dest(setting),
+            metavar=metavar,
+            default=None,
+            type=cfg.cli_type(setting),
+            help=f"{text}; env {setting.env}, ini {setting.ini} (default: {default})",
+        )
+        parser.addini(
+            setting.ini,
+            f"{text}; option {setting.flag} (default: {default})",
+            type="string",
+            default="",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{cfg.MARKER_SIGNATURE}: a performance scenario run by perf_client")
+        "markers", f"{cfg.MARKER_SIGNATURE}: a performance scenario run by perf_client"
+    )
     try:
         run = cfg.resolve_run_settings(config)
     except ConfigError as exc:
@@ -157,8 +187,14 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
 
     def plan(overrides: Mapping[str, Any]) -> Plan:
         extra = cfg.parse_scenario(overrides, "perf_client.run()") if overrides else None
-        spec = cfg.build_spec(url=mcp_server.url, run=run, marker=marker, overrides=extra,
-                              server_pid=mcp_server.pid, scenario=item.name)
+        spec = cfg.build_spec(
+            url=mcp_server.url,
+            run=run,
+            marker=marker,
+            overrides=extra,
+            server_pid=mcp_server.pid,
+            scenario=item.name,
+        )
         return Plan(spec, cfg.effective_thresholds(marker, extra))
 
     def check_server() -> None:
@@ -169,9 +205,13 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
             error = str(exc)
         pytest.fail(error, pytrace=False)
 
-    return PerfClient(plan=plan, engine=load_engine, check_server=check_server,
-                      record=recorder(item),
-                      progress=_progress_lines(request.config, item.name))
+    return PerfClient(
+        plan=plan,
+        engine=load_engine,
+        check_server=check_server,
+        record=recorder(item),
+        progress=_progress_lines(request.config, item.name),
+    )
 
 
 def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
@@ -193,9 +233,11 @@ def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
 def server_monitor(mcp_server: Target) -> Iterator[ServerMonitor]:
     """A started ServerMonitor on the server's process tree; `stop()` returns the summary."""
     if mcp_server.pid is None:
-        pytest.fail(f"server_monitor needs the server's process, but {mcp_server.url} was given "
-                    "as a URL; let the plugin spawn it with --mcp-server-cmd \"CMD {port}\"",
-                    pytrace=False)
+        pytest.fail(
+            f"server_monitor needs the server's process, but {mcp_server.url} was given "
+            'as a URL; let the plugin spawn it with --mcp-server-cmd "CMD {port}"',
+            pytrace=False,
+        )
     monitor = ServerMonitor(mcp_server.pid).start()
     yield monitor
     monitor.stop()
@@ -213,8 +255,7 @@ def stress_check(mcp_server: Target, perf_client: PerfClient) -> StressCheck:
     (reliability_percent, grade, recovery_s, server_alive, passed), recorded for the
     summary and the report.
     """
-    return StressCheck(mcp_server, lambda spec: load_engine().run(spec),
-                       perf_client.record)
+    return StressCheck(mcp_server, lambda spec: load_engine().run(spec), perf_client.record)
 
 
 @pytest.fixture
@@ -229,7 +270,8 @@ def memory_series(mcp_server: Target, perf_client: PerfClient) -> MemorySeries:
     pid is unknown (`--mcp-url`).
     """
     if mcp_server.pid is None:
-        pytest.skip(f"the memory of {mcp_server.url} cannot be measured: --mcp-url gives no "
-                    "process; use --mcp-server-cmd so that the plugin spawns it")
-    return MemorySeries(mcp_server, lambda spec: load_engine().run(spec),
-                        perf_client.record)
+        pytest.skip(
+            f"the memory of {mcp_server.url} cannot be measured: --mcp-url gives no "
+            "process; use --mcp-server-cmd so that the plugin spawns it"
+        )
+    return MemorySeries(mcp_server, lambda spec: load_engine().run(spec), perf_client.record)

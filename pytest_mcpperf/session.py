@@ -33,8 +33,9 @@ class PerfSession:
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, str):
-                self.entries.append({"nodeid": report.nodeid, "outcome": report.outcome,
-                                     **json.loads(value)})
+                self.entries.append(
+                    {"nodeid": report.nodeid, "outcome": report.outcome, **json.loads(value)}
+                )
 
 
 def encode(entry: dict[str, Any]) -> tuple[str, str]:
@@ -55,8 +56,12 @@ def recorder(item: pytest.Item) -> Callable[[dict[str, Any]], None]:
         prop = encode(entry)
         key = entry.get("started_at")
         for i, (name, value) in enumerate(item.user_properties):
-            if (key and name == RESULT_PROPERTY and isinstance(value, str)
-                    and json.loads(value).get("started_at") == key):
+            if (
+                key
+                and name == RESULT_PROPERTY
+                and isinstance(value, str)
+                and json.loads(value).get("started_at") == key
+            ):
                 item.user_properties[i] = prop
                 return
         item.user_properties.append(prop)

@@ -146,8 +146,9 @@ def parse_thresholds(value: object, name: str, where: str) -> tuple[str, ...]:
     """A list of threshold expressions, each checked now so typos fail at setup."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence) or not all(isinstance(t, str) for t in items):
-        raise _fail(name, value, where,
-                    "a list of expressions, e.g. ['p99<100ms', 'error_rate<1%']")
+        raise _fail(
+            name, value, where, "a list of expressions, e.g. ['p99<100ms', 'error_rate<1%']"
+        )
     for text in items:
         parse_threshold(text, f"{where} {name}")
     return tuple(items)
@@ -243,8 +244,10 @@ def parse_scenario(kwargs: Mapping[str, Any], where: str) -> Scenario:
     thresholds: tuple[str, ...] | None = None
     for key, value in kwargs.items():
         if key not in MARKER_KEYWORDS:
-            raise ConfigError(f"unknown keyword {key}={value!r} from {where}: the load marker "
-                              f"takes {', '.join(MARKER_KEYWORDS)}; fix the spelling or remove it")
+            raise ConfigError(
+                f"unknown keyword {key}={value!r} from {where}: the load marker "
+                f"takes {', '.join(MARKER_KEYWORDS)}; fix the spelling or remove it"
+            )
         field_name, parser = MARKER_KEYWORDS[key]
         parsed = parser(value, key, where)
         if key == "thresholds":
@@ -257,8 +260,10 @@ def parse_scenario(kwargs: Mapping[str, Any], where: str) -> Scenario:
 def marker_kwargs(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The marker's keywords; positional arguments are refused (they are easy to misread)."""
     if args:
-        raise ConfigError(f"positional arguments {tuple(args)!r} from {where}: the load marker "
-                          "takes keywords only, e.g. @pytest.mark.load(rate=100, duration=2)")
+        raise ConfigError(
+            f"positional arguments {tuple(args)!r} from {where}: the load marker "
+            "takes keywords only, e.g. @pytest.mark.load(rate=100, duration=2)"
+        )
     return dict(kwargs)
 
 
@@ -281,15 +286,37 @@ PYTEST = "pytest"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("url", option(PYTEST, "url"), "mcp_url", "MCPPERF_URL", parse_url),
-    Setting("server_cmd", option(PYTEST, "server_cmd"), "mcp_server_cmd",
-            "MCPPERF_SERVER_CMD", parse_command),
+    Setting(
+        "server_cmd",
+        option(PYTEST, "server_cmd"),
+        "mcp_server_cmd",
+        "MCPPERF_SERVER_CMD",
+        parse_command,
+    ),
     Setting("report", "--perf-report", "perf_report", "MCPPERF_REPORT", parse_report),
-    Setting("duration", option(PYTEST, "duration"), "perf_duration", "MCPPERF_DURATION",
-            parse_positive_float),
-    Setting("processes", option(PYTEST, "processes"), "perf_processes", "MCPPERF_PROCESSES",
-            parse_positive_int, 1),
-    Setting("startup_timeout", option(PYTEST, "startup_timeout"), "mcp_startup_timeout",
-            "MCPPERF_STARTUP_TIMEOUT", parse_positive_float, 20.0),
+    Setting(
+        "duration",
+        option(PYTEST, "duration"),
+        "perf_duration",
+        "MCPPERF_DURATION",
+        parse_positive_float,
+    ),
+    Setting(
+        "processes",
+        option(PYTEST, "processes"),
+        "perf_processes",
+        "MCPPERF_PROCESSES",
+        parse_positive_int,
+        1,
+    ),
+    Setting(
+        "startup_timeout",
+        option(PYTEST, "startup_timeout"),
+        "mcp_startup_timeout",
+        "MCPPERF_STARTUP_TIMEOUT",
+        parse_positive_float,
+        20.0,
+    ),
 )
 
 
@@ -334,12 +361,15 @@ def resolve_run_settings(config: ConfigLike, env: Mapping[str, str] | None = Non
     for setting in SETTINGS:
         raw, where = _raw(setting, config, env)
         # CLI values were validated by the option's type= (which keeps the text as given).
-        values[setting.name] = setting.parse(raw, setting.flag, where) if raw is not None \
-            else setting.default
+        values[setting.name] = (
+            setting.parse(raw, setting.flag, where) if raw is not None else setting.default
+        )
         sources[setting.name] = where
     if values["url"] and values["server_cmd"]:
-        raise ConfigError(f"both an MCP URL (from {sources['url']}) and a server command (from "
-                          f"{sources['server_cmd']}) are set: give only one of them")
+        raise ConfigError(
+            f"both an MCP URL (from {sources['url']}) and a server command (from "
+            f"{sources['server_cmd']}) are set: give only one of them"
+        )
     return RunSettings(**values, sources=sources)
 
 
@@ -383,8 +413,7 @@ def build_spec(
     if "tool" not in fields and "arguments" not in fields:
         # The default tool needs its argument; a named tool gets exactly what was given.
         fields["arguments"] = dict(DEFAULT_TOOL_ARGUMENTS)
-    return LoadSpec(url=url, server_pid=server_pid, scenario=scenario, front_end=PYTEST,
-                    **fields)
+    return LoadSpec(url=url, server_pid=server_pid, scenario=scenario, front_end=PYTEST, **fields)
 
 
 def effective_thresholds(marker: Scenario, overrides: Scenario | None) -> tuple[str, ...]:
@@ -402,8 +431,8 @@ def header_line(run: RunSettings) -> str:
         target = f"server-cmd {run.server_cmd!r}"
     else:
         target = "bundled server"
-    duration = (f"{run.duration:g}s ({option(PYTEST, 'duration')})" if run.duration
-                else "per marker")
+    duration = f"{run.duration:g}s ({option(PYTEST, 'duration')})" if run.duration else "per marker"
     report = f"{run.report[0]}:{run.report[1]}" if run.report else "off"
-    return (f"mcpperf: target {target}, duration {duration}, processes {run.processes}, "
-            f"report {report}")
+    return (
+        f"mcpperf: target {target}, duration {duration}, processes {run.processes}, report {report}"
+    )

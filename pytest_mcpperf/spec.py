@@ -83,8 +83,9 @@ class LoadSpec:
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> LoadSpec:
         fields = dict(d)
-        fields["mix"] = tuple(ToolCall(c["tool"], c["arguments"], c["weight"])
-                              for c in fields["mix"])
+        fields["mix"] = tuple(
+            ToolCall(c["tool"], c["arguments"], c["weight"]) for c in fields["mix"]
+        )
         return cls(**fields)
 
     @property

@@ -72,9 +72,12 @@ def render(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def client_bound_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
     """A plain warning when some runs measured the client rather than the server."""
-    bound = [str(e.get("nodeid")) for e in entries
-             if _get(e, "accuracy", "verdict") == "client_bound"]
+    bound = [
+        str(e.get("nodeid")) for e in entries if _get(e, "accuracy", "verdict") == "client_bound"
+    ]
     if not bound:
         return None
-    return (f"{len(bound)} run(s) were client-bound: the load generator, not the server, was "
-            "the limit; their figures describe the client. Use --perf-processes N or less load.")
+    return (
+        f"{len(bound)} run(s) were client-bound: the load generator, not the server, was "
+        "the limit; their figures describe the client. Use --perf-processes N or less load."
+    )

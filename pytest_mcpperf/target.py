@@ -53,16 +53,25 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 
 def bundled_server_command(log_level: str = "warning") -> list[str]:
     """The command that starts the bundled server, `{port}` left to fill in."""
-    return [sys.executable, "-m", "mcpperf_server",
-            "--bind-address", f"{DEFAULT_HOST}:{PORT_PLACEHOLDER}", "--log-level", log_level]
+    return [
+        sys.executable,
+        "-m",
+        "mcpperf_server",
+        "--bind-address",
+        f"{DEFAULT_HOST}:{PORT_PLACEHOLDER}",
+        "--log-level",
+        log_level,
+    ]
 
 
 def split_command(cmd: str | Sequence[str], where: str = "--mcp-server-cmd") -> list[str]:
     """A server command as argv; a string is split like a POSIX shell would."""
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     if not argv:
-        raise ConfigError(f"empty server command from {where}: give the command that "
-                          "starts your MCP server, with {port} where the port goes")
+        raise ConfigError(
+            f"empty server command from {where}: give the command that "
+            "starts your MCP server, with {port} where the port goes"
+        )
     return argv
 
 
@@ -75,8 +84,9 @@ def check_url(url: str, where: str = "--mcp-url") -> str:
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. "http://[::1/mcp": an unclosed IPv6 bracket
-        raise ConfigError(f"{bad}: malformed IPv6 address; write it in brackets, e.g. "
-                          "http://[::1]:8080/mcp") from None
+        raise ConfigError(
+            f"{bad}: malformed IPv6 address; write it in brackets, e.g. http://[::1]:8080/mcp"
+        ) from None
     _check_host(parts, bad)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{bad}: expected http://HOST:PORT/PATH, e.g. {_URL_EXAMPLE}")
@@ -88,10 +98,12 @@ def _check_host(parts: SplitResult, bad: str) -> None:
     """An IPv6 address needs brackets, and brackets hold only an IPv6 address."""
     hostport = parts.netloc.rpartition("@")[2]
     bracketed = hostport.startswith("[")
-    if (not bracketed and hostport.count(":") > 1) or (bracketed and
-                                                       ":" not in (parts.hostname or "")):
-        raise ConfigError(f"{bad}: malformed IPv6 address; write it in brackets, e.g. "
-                          "http://[::1]:8080/mcp")
+    if (not bracketed and hostport.count(":") > 1) or (
+        bracketed and ":" not in (parts.hostname or "")
+    ):
+        raise ConfigError(
+            f"{bad}: malformed IPv6 address; write it in brackets, e.g. http://[::1]:8080/mcp"
+        )
 
 
 def _check_port(parts: SplitResult, bad: str) -> None:
@@ -101,8 +113,10 @@ def _check_port(parts: SplitResult, bad: str) -> None:
         port = -1
     if port is not None and not 1 <= port <= MAX_PORT:
         given = parts.netloc.rpartition(":")[2]
-        raise ConfigError(f"{bad}: port {given!r} is not a number from 1 to {MAX_PORT}; "
-                          f"fix the port, e.g. {_URL_EXAMPLE}")
+        raise ConfigError(
+            f"{bad}: port {given!r} is not a number from 1 to {MAX_PORT}; "
+            f"fix the port, e.g. {_URL_EXAMPLE}"
+        )
 
 
 def host_port(url: str) -> tuple[str, int]:
@@ -137,10 +151,12 @@ def wait_reachable(url: str, timeout_s: float = 5.0, front_end: str = "pytest") 
         if time.monotonic() >= deadline:
             break
         time.sleep(0.05)
-    raise TargetError(f"cannot reach the MCP server at {url} (nothing accepts connections on "
-                      f"{host}:{port} after {timeout_s:g} s): start it first, fix "
-                      f"{option(front_end, 'url')}, or spawn one with "
-                      f"{option(front_end, 'server_cmd')}")
+    raise TargetError(
+        f"cannot reach the MCP server at {url} (nothing accepts connections on "
+        f"{host}:{port} after {timeout_s:g} s): start it first, fix "
+        f"{option(front_end, 'url')}, or spawn one with "
+        f"{option(front_end, 'server_cmd')}"
+    )
 
 
 @functools.cache
@@ -215,12 +231,20 @@ class SpawnedServer:
         self._log = tempfile.NamedTemporaryFile(prefix="mcpperf-server-", suffix=".log")  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.cwd, start_new_session=True, preexec_fn=_die_with_parent(),
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
-            raise TargetError(f"cannot start server command {shlex.join(self.argv)!r}: {exc}; "
-                              "check the command and that its program is installed") from exc
+            raise TargetError(
+                f"cannot start server command {shlex.join(self.argv)!r}: {exc}; "
+                "check the command and that its program is installed"
+            ) from exc
         _live.add(self)
         self._wait_ready()
         return self
@@ -229,20 +253,25 @@ class SpawnedServer:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                self._fail(f"exited with status {self.process.returncode} before it accepted "
-                           "connections")
+                self._fail(
+                    f"exited with status {self.process.returncode} before it accepted connections"
+                )
             if accepts_tcp(self.host, self.port, timeout_s=0.25):
                 return
             time.sleep(0.02)
-        self._fail(f"did not accept connections on {self.host}:{self.port} within "
-                   f"{self.startup_timeout_s:g} s (is '{{port}}' in the command?)")
+        self._fail(
+            f"did not accept connections on {self.host}:{self.port} within "
+            f"{self.startup_timeout_s:g} s (is '{{port}}' in the command?)"
+        )
 
     def _fail(self, what: str) -> None:
         tail = self.output_tail()
         cmd = shlex.join(self.argv)
         self.stop()
-        raise TargetError(f"server command {cmd!r} {what}.\n--- server output (last lines) "
-                          f"---\n{tail or '(no output)'}")
+        raise TargetError(
+            f"server command {cmd!r} {what}.\n--- server output (last lines) "
+            f"---\n{tail or '(no output)'}"
+        )
 
     def output_tail(self, lines: int = 30) -> str:
         if self._log is None:
@@ -299,7 +328,6 @@ def _stop_all() -> None:
 atexit.register(_stop_all)
 
 
-
 # ---------------------------------------------------------------- the target
 
 
@@ -312,8 +340,14 @@ class Target:
     the error messages name.
     """
 
-    def __init__(self, url: str, pid: int | None = None, *,
-                 server: SpawnedServer | None = None, front_end: str = "api") -> None:
+    def __init__(
+        self,
+        url: str,
+        pid: int | None = None,
+        *,
+        server: SpawnedServer | None = None,
+        front_end: str = "api",
+    ) -> None:
         self.url = url
         self.pid = pid
         self.server = server
@@ -326,18 +360,29 @@ class Target:
     # -- construction
 
     @classmethod
-    def spawn(cls, command: str | Sequence[str] | None = None, *,
-              startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
-              env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
-              front_end: str = "api") -> Target:
+    def spawn(
+        cls,
+        command: str | Sequence[str] | None = None,
+        *,
+        startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        front_end: str = "api",
+    ) -> Target:
         """Start `command` (the bundled server when None) on a free port; wait until ready."""
         server = SpawnedServer(command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd)
         server.start()
         return cls(server.url, server.pid, server=server, front_end=front_end)
 
     @classmethod
-    def at_url(cls, url: str, *, pid: int | None = None, front_end: str = "api",
-               reach_timeout_s: float = 2.0) -> Target:
+    def at_url(
+        cls,
+        url: str,
+        *,
+        pid: int | None = None,
+        front_end: str = "api",
+        reach_timeout_s: float = 2.0,
+    ) -> Target:
         """A server already running at `url`: the URL is checked, then TCP reachability."""
         check_url(url, option(front_end, "url"))
         wait_reachable(url, timeout_s=reach_timeout_s, front_end=front_end)
@@ -389,16 +434,20 @@ class Target:
         """Raise TargetError with the server's last output if a spawned server has died."""
         if self.server is None or self.server.alive():
             return
-        raise TargetError(f"the MCP server (pid {self.pid}) exited with status "
-                          f"{self.exit_status} during the session.\n--- server output (last "
-                          f"lines) ---\n{self.output_tail() or '(no output)'}\n"
-                          "Fix the server (its output above says why), then run again.")
+        raise TargetError(
+            f"the MCP server (pid {self.pid}) exited with status "
+            f"{self.exit_status} during the session.\n--- server output (last "
+            f"lines) ---\n{self.output_tail() or '(no output)'}\n"
+            "Fix the server (its output above says why), then run again."
+        )
 
     def rss(self) -> int:
         """The resident memory of the server's process tree, in bytes."""
         if self.pid is None:
-            raise TargetError(f"the pid of the server at {self.url} is unknown, so its memory "
-                              f"cannot be measured: {_pid_fix(self.front_end)}")
+            raise TargetError(
+                f"the pid of the server at {self.url} is unknown, so its memory "
+                f"cannot be measured: {_pid_fix(self.front_end)}"
+            )
         import psutil
 
         from pytest_mcpperf.monitor import rss_bytes
@@ -406,8 +455,10 @@ class Target:
         try:
             return rss_bytes(self.pid)
         except psutil.Error as exc:
-            raise TargetError(f"cannot read the memory of server pid {self.pid} ({exc}); "
-                              "check that the server is still running") from exc
+            raise TargetError(
+                f"cannot read the memory of server pid {self.pid} ({exc}); "
+                "check that the server is still running"
+            ) from exc
 
     def stop(self) -> int | None:
         """Stop a spawned server's whole process group, return its status; None for a URL."""
@@ -427,5 +478,14 @@ def _pid_fix(front_end: str) -> str:
     return f"{spawn} or give its pid ({option(front_end, 'server_pid')})"
 
 
-__all__ = ["SpawnedServer", "Target", "accepts_tcp", "bundled_server_command", "check_url",
-           "free_port", "host_port", "split_command", "wait_reachable"]
+__all__ = [
+    "SpawnedServer",
+    "Target",
+    "accepts_tcp",
+    "bundled_server_command",
+    "check_url",
+    "free_port",
+    "host_port",
+    "split_command",
+    "wait_reachable",
+]

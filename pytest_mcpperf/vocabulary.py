@@ -22,8 +22,12 @@ MODERN: Final = "2026-07-28"  # server/discover, no session, per-request _meta
 LEGACY: Final = "2025-11-25"  # initialize handshake, Mcp-Session-Id
 PROTOCOLS: Final = ("auto", "modern", "legacy")
 #: Protocol versions a user may type for --protocol / protocol=, and the era each means.
-PROTOCOL_ALIASES: Final = {MODERN: "modern", LEGACY: "legacy", "2025-06-18": "legacy",
-                           "2025-03-26": "legacy"}
+PROTOCOL_ALIASES: Final = {
+    MODERN: "modern",
+    LEGACY: "legacy",
+    "2025-06-18": "legacy",
+    "2025-03-26": "legacy",
+}
 
 # -- outcome classes (small ints on the hot path, names in reports) -------------------
 OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT = range(6)
@@ -48,15 +52,20 @@ _OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
     "server_cmd": ("--mcp-server-cmd", "--server-cmd", "Target.spawn(command)"),
     "processes": ("--perf-processes", "--processes", "LoadSpec.processes"),
     "rate": ("the load marker's rate=", "--requests-per-second", "LoadSpec.rate"),
-    "concurrency": ("the load marker's concurrency=", "--concurrency",
-                    "LoadSpec.concurrency"),
+    "concurrency": ("the load marker's concurrency=", "--concurrency", "LoadSpec.concurrency"),
     "duration": ("--perf-duration", "--duration-seconds", "LoadSpec.duration_s"),
     "timeout": ("the load marker's timeout_s=", "--timeout-seconds", "LoadSpec.timeout_s"),
     "protocol": ("--mcp-protocol", "--protocol", "LoadSpec.protocol"),
-    "server_pid": ("the mcp_server fixture (spawn the server)", "--server-pid",
-                   "LoadSpec.server_pid"),
-    "startup_timeout": ("--mcp-startup-timeout", "--startup-timeout-seconds",
-                        "Target.spawn(startup_timeout_s)"),
+    "server_pid": (
+        "the mcp_server fixture (spawn the server)",
+        "--server-pid",
+        "LoadSpec.server_pid",
+    ),
+    "startup_timeout": (
+        "--mcp-startup-timeout",
+        "--startup-timeout-seconds",
+        "Target.spawn(startup_timeout_s)",
+    ),
 }
 
 

@@ -20,8 +20,11 @@ from pytest_mcpperf.engine.control import list_tools
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "needs_tools(*names): the scenario calls these tools; "
-                            "it is skipped on a server that does not list them")
+    config.addinivalue_line(
+        "markers",
+        "needs_tools(*names): the scenario calls these tools; "
+        "it is skipped on a server that does not list them",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -39,5 +42,7 @@ def _skip_without_tools(request: pytest.FixtureRequest) -> None:
     missing = sorted(set(marker.args) - tools)
     if missing:
         listed = ", ".join(sorted(tools)) or "none"
-        pytest.skip(f"needs the bundled server's tools {', '.join(missing)}; this server lists "
-                    f"{listed} (run without --mcp-url/--mcp-server-cmd)")
+        pytest.skip(
+            f"needs the bundled server's tools {', '.join(missing)}; this server lists "
+            f"{listed} (run without --mcp-url/--mcp-server-cmd)"
+        )

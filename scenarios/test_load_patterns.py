@@ -27,22 +27,30 @@ def fast_operation_criteria(result: LoadResult) -> None:
 
 
 @pytest.mark.parametrize("rate", [100, 500])
-@pytest.mark.load(pattern="throughput", duration=3, tool="fast_compute",
-                  arguments={"input": 5}, concurrency=10)
+@pytest.mark.load(
+    pattern="throughput", duration=3, tool="fast_compute", arguments={"input": 5}, concurrency=10
+)
 def test_throughput_at_rate(perf_client, rate: int) -> None:
     result = perf_client.run(rate=rate)
     assert_throughput(result, min_rps=0.99 * rate)
     fast_operation_criteria(result)
 
 
-@pytest.mark.load(pattern="throughput", rate=1000, duration=10, tool="fast_compute",
-                  arguments={"input": 5}, concurrency=10)
+@pytest.mark.load(
+    pattern="throughput",
+    rate=1000,
+    duration=10,
+    tool="fast_compute",
+    arguments={"input": 5},
+    concurrency=10,
+)
 def test_throughput_1000_rps_criterion(perf_client) -> None:
     """The seed's headline criterion: 1000 rps open loop, p99 < 100 ms, < 1 % errors."""
     result = perf_client.run()
     assert result.accuracy.verdict == "valid", (
         f"the generator, not the server, limited this run ({result.accuracy.verdict}); "
-        "use --perf-processes 2 or a quieter machine")
+        "use --perf-processes 2 or a quieter machine"
+    )
     assert_throughput(result, min_rps=990)
     fast_operation_criteria(result)
 
@@ -60,8 +68,7 @@ def test_latency_of_async_io(perf_client, delay_ms: int) -> None:
 
 
 @pytest.mark.parametrize("users", [10, 50])
-@pytest.mark.load(pattern="concurrent", duration=3, tool="fast_compute",
-                  arguments={"input": 5})
+@pytest.mark.load(pattern="concurrent", duration=3, tool="fast_compute", arguments={"input": 5})
 def test_concurrent_users(perf_client, users: int) -> None:
     """Closed loop: each user its own session, next request when the last one answered."""
     result = perf_client.run(users=users, concurrency=users)
@@ -71,8 +78,14 @@ def test_concurrent_users(perf_client, users: int) -> None:
 
 
 @pytest.mark.parametrize("burst_size", [50, 200])
-@pytest.mark.load(pattern="burst", duration=4, burst_interval=1, tool="fast_compute",
-                  arguments={"input": 5}, concurrency=50)
+@pytest.mark.load(
+    pattern="burst",
+    duration=4,
+    burst_interval=1,
+    tool="fast_compute",
+    arguments={"input": 5},
+    concurrency=50,
+)
 def test_burst(perf_client, burst_size: int) -> None:
     """Sudden spikes: every burst answered, none lost. Latency counts from the intended
     time, so a burst drains at the server's rate: p99 within 100 ms plus the burst's

@@ -45,8 +45,10 @@ from mcpperf_server.wire import Headers, parse
 
 MODERN, LEGACY = "2026-07-28", "2025-11-25"
 ERAS = [MODERN, LEGACY]
-META = {"io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {}}
+META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 CALLS: dict[str, dict[str, Any]] = {
     "fast_compute": {"input": 5},
     "session_counter": {"increment": 1, "counter_id": "bench"},
@@ -75,9 +77,12 @@ def run(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[Any]]) -> 
 def call_request(tool: str, era: str, session_id: str | None) -> tuple[bytes, list[Any]]:
     """(body, raw ASGI headers) of one tools/call in `era`, as a client sends it."""
     params: dict[str, Any] = {"name": tool, "arguments": CALLS[tool]}
-    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-               (b"accept", b"application/json, text/event-stream"),
-               (b"mcp-protocol-version", era.encode())]
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"accept", b"application/json, text/event-stream"),
+        (b"mcp-protocol-version", era.encode()),
+    ]
     if era == MODERN:
         params["_meta"] = META
         headers += [(b"mcp-method", b"tools/call"), (b"mcp-name", tool.encode())]
@@ -112,8 +117,9 @@ def endpoint() -> Iterator[Endpoint]:
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("tool", list(CALLS))
-def test_tool_execution_dispatch(benchmark: Any, loop: asyncio.AbstractEventLoop,
-                                 endpoint: Endpoint, tool: str, era: str) -> None:
+def test_tool_execution_dispatch(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, endpoint: Endpoint, tool: str, era: str
+) -> None:
     """Body bytes + headers -> parse -> `Endpoint.route` -> response body bytes."""
     session = endpoint.state.sessions.create(LEGACY) if era == LEGACY else None
     body, raw = call_request(tool, era, session.id if session else None)
@@ -143,16 +149,27 @@ def legacy_session(served: Any, era: str) -> str | None:
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_tool_execution_asgi(benchmark: Any, loop: asyncio.AbstractEventLoop, served: Any,
-                             era: str) -> None:
+def test_tool_execution_asgi(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, served: Any, era: str
+) -> None:
     """fast_compute through the whole ASGI app, called as an ASGI server calls it: scope,
     receive (the body, then nothing until the app is done), send (collected)."""
     body, raw = call_request("fast_compute", era, legacy_session(served, era))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/mcp", "raw_path": b"/mcp",
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
-             "server": ("127.0.0.1", 8080), "extensions": {},
-             "headers": [*raw, (b"content-length", str(len(body)).encode())]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8080),
+        "extensions": {},
+        "headers": [*raw, (b"content-length", str(len(body)).encode())],
+    }
     app = served.app
 
     async def call() -> tuple[int, bytes]:
@@ -178,8 +195,9 @@ def test_tool_execution_asgi(benchmark: Any, loop: asyncio.AbstractEventLoop, se
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_tool_execution_test_client(benchmark: Any, loop: asyncio.AbstractEventLoop,
-                                    served: Any, era: str) -> None:
+def test_tool_execution_test_client(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, served: Any, era: str
+) -> None:
     """fast_compute through Quart's test client: the ASGI path plus the client's own work."""
     client = served.test_client()
     body, raw = call_request("fast_compute", era, legacy_session(served, era))
@@ -197,6 +215,7 @@ def test_tool_execution_test_client(benchmark: Any, loop: asyncio.AbstractEventL
 def test_tool_execution_loop_floor(benchmark: Any, loop: asyncio.AbstractEventLoop) -> None:
     """The harness alone: an empty coroutine through `run_until_complete`, for reading the
     tool_execution numbers (a served request pays a task and a loop pass too)."""
+
     async def nothing() -> int:
         return 1
 
@@ -241,8 +260,9 @@ def test_session_management_create(benchmark: Any, population: Population) -> No
         return session
 
     benchmark.group = "session_management"
-    session = benchmark.pedantic(create, teardown=lambda: store.delete(made.pop()),
-                                 rounds=ROUNDS, warmup_rounds=10)
+    session = benchmark.pedantic(
+        create, teardown=lambda: store.delete(made.pop()), rounds=ROUNDS, warmup_rounds=10
+    )
     assert session.protocol_version == LEGACY
     for sid in made:  # a disabled benchmark skips teardown: this one is still there
         assert store.delete(sid)
@@ -260,24 +280,26 @@ def test_session_management_lookup(benchmark: Any, population: Population) -> No
 
 def test_session_management_expire_sweep(benchmark: Any, population: Population) -> None:
     """The periodic `sweep()` over every live session, expiring the one that went idle."""
+
     def setup() -> None:
         population.stale()
 
     benchmark.group = "session_management"
-    expired = benchmark.pedantic(population.store.sweep, setup=setup,
-                                 rounds=population.sweep_rounds())
+    expired = benchmark.pedantic(
+        population.store.sweep, setup=setup, rounds=population.sweep_rounds()
+    )
     assert expired == 1
     assert len(population.store) == population.live
 
 
 def test_session_management_expire_on_lookup(benchmark: Any, population: Population) -> None:
     """`get()` of a session idle past the timeout: found stale, dropped, None returned."""
+
     def setup() -> tuple[tuple[str], dict[str, Any]]:
         return (population.stale().id,), {}
 
     benchmark.group = "session_management"
-    found = benchmark.pedantic(population.store.get, setup=setup,
-                               rounds=ROUNDS, warmup_rounds=10)
+    found = benchmark.pedantic(population.store.get, setup=setup, rounds=ROUNDS, warmup_rounds=10)
     assert found is None
     assert len(population.store) == population.live
 
@@ -291,30 +313,40 @@ class Listeners:
         self.loop = loop
         self.state = ServerState(ServerConfig())
         endpoint = Endpoint(self.state)
-        headers = Headers([(b"mcp-protocol-version", MODERN.encode()),
-                           (b"mcp-method", b"subscriptions/listen")])
+        headers = Headers(
+            [(b"mcp-protocol-version", MODERN.encode()), (b"mcp-method", b"subscriptions/listen")]
+        )
         self.bodies: list[Any] = []  # quart's IterableBody, typed as its base class
         for sub in range(count):
-            msg = parse(json.dumps({"jsonrpc": "2.0", "id": sub, "method":
-                                    "subscriptions/listen", "params": {
-                                        "notifications": {"toolsListChanged": True},
-                                        "_meta": META}}).encode())
+            msg = parse(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": sub,
+                        "method": "subscriptions/listen",
+                        "params": {"notifications": {"toolsListChanged": True}, "_meta": META},
+                    }
+                ).encode()
+            )
             response = loop.run_until_complete(endpoint.route(msg, headers))
             self.bodies.append(response.response)
         self.streams = [body.__aiter__() for body in self.bodies]
 
         async def first() -> list[bytes]:
             return list(await asyncio.gather(*[s.__anext__() for s in self.streams]))
+
         acks = loop.run_until_complete(first())
         assert all(b"subscriptions/acknowledged" in ack for ack in acks)
         self.waiting: list[asyncio.Future[bytes]] = []
 
     def park(self) -> None:
         """Untimed: every stream asks for its next event and blocks on its empty queue."""
+
         async def park() -> None:
             self.waiting = [asyncio.ensure_future(s.__anext__()) for s in self.streams]
             for _ in range(3):  # let each one reach its queue.get(); yields, not a delay
                 await asyncio.sleep(0)
+
         self.loop.run_until_complete(park())
 
     async def deliver(self) -> tuple[int, list[bytes]]:
@@ -330,14 +362,16 @@ class Listeners:
                 async for _ in stream:
                     pass
                 await body.__aexit__(None, None, None)
+
         self.loop.run_until_complete(drain())
         self.state.pool.shutdown()
         assert len(self.state.broadcaster) == 0
 
 
 @pytest.fixture(params=SUBSCRIBERS, ids=lambda n: f"{n}-subscribers")
-def listeners(request: pytest.FixtureRequest,
-              loop: asyncio.AbstractEventLoop) -> Iterator[Listeners]:
+def listeners(
+    request: pytest.FixtureRequest, loop: asyncio.AbstractEventLoop
+) -> Iterator[Listeners]:
     group = Listeners(loop, request.param)
     yield group
     group.close()
@@ -347,11 +381,15 @@ def test_notification_broadcasting(benchmark: Any, listeners: Listeners) -> None
     """One broadcast, end to end: publish -> every parked listen stream yields its event."""
     count = len(listeners.streams)
     benchmark.group = "notification_broadcasting"
-    sent, events = benchmark.pedantic(run(listeners.loop, listeners.deliver),
-                                      setup=listeners.park,
-                                      rounds=max(50, 3_000 // count), warmup_rounds=3)
+    sent, events = benchmark.pedantic(
+        run(listeners.loop, listeners.deliver),
+        setup=listeners.park,
+        rounds=max(50, 3_000 // count),
+        warmup_rounds=3,
+    )
     assert sent == count
     for sub, event in enumerate(events):
         assert b"notifications/tools/list_changed" in event
-        assert event.endswith(b'"io.modelcontextprotocol/subscriptionId":' +
-                              str(sub).encode() + b"}}}\n\n")
+        assert event.endswith(
+            b'"io.modelcontextprotocol/subscriptionId":' + str(sub).encode() + b"}}}\n\n"
+        )

@@ -28,13 +28,15 @@ def survived(result: LoadResult, min_reliability: float | None = None) -> None:
     if min_reliability is not None:
         assert stress.reliability_percent >= min_reliability, (
             f"reliability {stress.reliability_percent:.2f}% ({stress.grade}) is below "
-            f"{min_reliability}%: see result.stress.expected for the failures by class")
+            f"{min_reliability}%: see result.stress.expected for the failures by class"
+        )
 
 
 @pytest.mark.needs_tools("memory_allocate")
 @pytest.mark.parametrize("mb_size", [10, 50])
-@pytest.mark.load(pattern="concurrent", users=8, concurrency=8, duration=3,
-                  tool="memory_allocate", timeout=30)
+@pytest.mark.load(
+    pattern="concurrent", users=8, concurrency=8, duration=3, tool="memory_allocate", timeout=30
+)
 def test_memory_exhaustion(perf_client, stress_check, mb_size: int) -> None:
     """Concurrent allocations; past its budget the server must refuse, not fall over."""
     result = stress_check(lambda: perf_client.run(arguments={"mb_size": mb_size}))
@@ -43,16 +45,24 @@ def test_memory_exhaustion(perf_client, stress_check, mb_size: int) -> None:
 
 @pytest.mark.needs_tools("cpu_intensive")
 @pytest.mark.parametrize("size", [100, 1000])
-@pytest.mark.load(pattern="concurrent", users=16, concurrency=16, duration=3,
-                  tool="cpu_intensive", timeout=30)
+@pytest.mark.load(
+    pattern="concurrent", users=16, concurrency=16, duration=3, tool="cpu_intensive", timeout=30
+)
 def test_cpu_exhaustion(perf_client, stress_check, size: int) -> None:
     """CPU work runs off the event loop: everything still answers, and quickly after."""
     result = stress_check(lambda: perf_client.run(arguments={"size": size}))
     survived(result, min_reliability=99)
 
 
-@pytest.mark.load(pattern="throughput", rate=1500, duration=3, concurrency=500,
-                  tool="fast_compute", arguments={"input": 5}, timeout=10)
+@pytest.mark.load(
+    pattern="throughput",
+    rate=1500,
+    duration=3,
+    concurrency=500,
+    tool="fast_compute",
+    arguments={"input": 5},
+    timeout=10,
+)
 def test_connection_flooding(perf_client, stress_check) -> None:
     """500 connections opened at once, then more offered load than the server serves."""
     result = stress_check(lambda: perf_client.run())
@@ -60,9 +70,14 @@ def test_connection_flooding(perf_client, stress_check) -> None:
 
 
 @pytest.mark.needs_tools("error_simulation")
-@pytest.mark.load(pattern="concurrent", users=10, concurrency=10, duration=3,
-                  mix=[(c.tool, dict(c.arguments), c.weight) for c in FAULT_MIX],
-                  timeout=FAULT_TIMEOUT_S)
+@pytest.mark.load(
+    pattern="concurrent",
+    users=10,
+    concurrency=10,
+    duration=3,
+    mix=[(c.tool, dict(c.arguments), c.weight) for c in FAULT_MIX],
+    timeout=FAULT_TIMEOUT_S,
+)
 def test_error_recovery(perf_client, stress_check) -> None:
     """Only deliberate faults (invalid, protocol, internal, timeout, disconnect, overload):
     the server must stay up and be healthy again right after."""
@@ -71,11 +86,17 @@ def test_error_recovery(perf_client, stress_check) -> None:
     assert result.requests.failed > 0, "error_simulation produced no errors at all"
 
 
-@pytest.mark.needs_tools("error_simulation", "async_io", "cpu_intensive", "memory_allocate",
-                         "session_counter")
+@pytest.mark.needs_tools(
+    "error_simulation", "async_io", "cpu_intensive", "memory_allocate", "session_counter"
+)
 @pytest.mark.parametrize("error_rate_percent", [10, 50])
-@pytest.mark.load(pattern="throughput", duration=3, timeout=10, concurrency=10,
-                  mix=[(c.tool, dict(c.arguments), c.weight) for c in CHAOS_MIX])
+@pytest.mark.load(
+    pattern="throughput",
+    duration=3,
+    timeout=10,
+    concurrency=10,
+    mix=[(c.tool, dict(c.arguments), c.weight) for c in CHAOS_MIX],
+)
 def test_chaos(perf_client, stress_check, error_rate_percent: int) -> None:
     """A weighted mix of tools at 200 rps, `error_rate_percent` of the requests deliberate
     faults sent alongside; the ordinary calls must still succeed (>= 99 %, EXCELLENT)."""
@@ -83,10 +104,18 @@ def test_chaos(perf_client, stress_check, error_rate_percent: int) -> None:
     faults = [(c.tool, dict(c.arguments), c.weight) for c in FAULT_MIX]
 
     async def both() -> list[LoadResult]:
-        return list(await asyncio.gather(
-            perf_client.arun(rate=rate * (100 - error_rate_percent) / 100),
-            perf_client.arun(rate=rate * error_rate_percent / 100, concurrency=20, mix=faults,
-                             timeout=FAULT_TIMEOUT_S, thresholds=[])))
+        return list(
+            await asyncio.gather(
+                perf_client.arun(rate=rate * (100 - error_rate_percent) / 100),
+                perf_client.arun(
+                    rate=rate * error_rate_percent / 100,
+                    concurrency=20,
+                    mix=faults,
+                    timeout=FAULT_TIMEOUT_S,
+                    thresholds=[],
+                ),
+            )
+        )
 
     result = stress_check(lambda: asyncio.run(both()))
     survived(result, min_reliability=99)

@@ -20,7 +20,10 @@ from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 
 OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
 }
 
 
@@ -37,32 +40,58 @@ class Metric:
 
 
 _LATENCY_UNITS = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001}
-_LATENCY_KNOB = ("less load through the load marker's rate= or concurrency= keywords "
-                 "(or run(rate=...)), or a higher limit")
+_LATENCY_KNOB = (
+    "less load through the load marker's rate= or concurrency= keywords "
+    "(or run(rate=...)), or a higher limit"
+)
 
 
 def _latency(key: str, label: str) -> Metric:
-    return Metric(key, f"{label} latency", "ms", ("latency_ms", key), _LATENCY_KNOB,
-                  _LATENCY_UNITS)
+    return Metric(key, f"{label} latency", "ms", ("latency_ms", key), _LATENCY_KNOB, _LATENCY_UNITS)
 
 
-METRICS: dict[str, Metric] = {m.name: m for m in (
-    *(_latency(k, k) for k in ("p50", "p90", "p99", "p999")),
-    _latency("max", "max"), _latency("mean", "mean"), _latency("min", "min"),
-    Metric("rps", "throughput", "rps", ("throughput_rps",),
-           "the offered load is the load marker's rate= keyword (with concurrency=); "
-           "--perf-processes N adds generator processes when the client is the limit",
-           {"": 1.0, "rps": 1.0, "/s": 1.0}),
-    Metric("error_rate", "error rate", "%", ("error_rate",),
-           "the load marker's rate= and timeout= keywords, or a higher limit",
-           {"": 1.0, "%": 1.0}),
-    Metric("memory_growth", "server memory growth", "%", ("server", "growth_percent"),
-           "the load marker's duration= keyword (or --perf-duration), or a higher limit",
-           {"": 1.0, "%": 1.0}),
-    Metric("recovery", "recovery time", "s", ("stress", "recovery_s"),
-           "the stress scenario's load (rate=, duration=), or a higher limit",
-           {"": 1.0, "s": 1.0, "ms": 0.001}),
-)}
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        *(_latency(k, k) for k in ("p50", "p90", "p99", "p999")),
+        _latency("max", "max"),
+        _latency("mean", "mean"),
+        _latency("min", "min"),
+        Metric(
+            "rps",
+            "throughput",
+            "rps",
+            ("throughput_rps",),
+            "the offered load is the load marker's rate= keyword (with concurrency=); "
+            "--perf-processes N adds generator processes when the client is the limit",
+            {"": 1.0, "rps": 1.0, "/s": 1.0},
+        ),
+        Metric(
+            "error_rate",
+            "error rate",
+            "%",
+            ("error_rate",),
+            "the load marker's rate= and timeout= keywords, or a higher limit",
+            {"": 1.0, "%": 1.0},
+        ),
+        Metric(
+            "memory_growth",
+            "server memory growth",
+            "%",
+            ("server", "growth_percent"),
+            "the load marker's duration= keyword (or --perf-duration), or a higher limit",
+            {"": 1.0, "%": 1.0},
+        ),
+        Metric(
+            "recovery",
+            "recovery time",
+            "s",
+            ("stress", "recovery_s"),
+            "the stress scenario's load (rate=, duration=), or a higher limit",
+            {"": 1.0, "s": 1.0, "ms": 0.001},
+        ),
+    )
+}
 METRICS["throughput"] = METRICS["rps"]
 
 _EXPR = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|us|s|%|rps|/s)?\s*$")
@@ -90,8 +119,13 @@ class Outcome:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "limit": self.limit, "value": self.value,
-                "passed": self.passed}
+        return {
+            "name": self.name,
+            "op": self.op,
+            "limit": self.limit,
+            "value": self.value,
+            "passed": self.passed,
+        }
 
 
 def parse_threshold(text: str, where: str = "thresholds") -> Threshold:
@@ -102,7 +136,8 @@ def parse_threshold(text: str, where: str = "thresholds") -> Threshold:
         raise ConfigError(
             f"invalid threshold {text!r} from {where}: expected METRIC OP NUMBER[UNIT] with "
             f"METRIC one of {', '.join(sorted(METRICS))} and OP one of <, <=, >, >=, "
-            "e.g. 'p99<100ms', 'error_rate<1%', 'rps>=1000'")
+            "e.g. 'p99<100ms', 'error_rate<1%', 'rps>=1000'"
+        )
     _, op, number, unit = match.groups()
     return Threshold(text, metric, op, float(number) * metric.units[unit or ""])
 
@@ -130,10 +165,12 @@ def _fmt(value: float, unit: str) -> str:
 def _client_note(result: Mapping[str, Any]) -> str:
     if not _as_result(result).client_bound:
         return ""
-    return ("\nNote: this run was CLIENT-BOUND (accuracy.verdict=client_bound): the load "
-            "generator, not the server, was the limit, so this figure describes the client. "
-            "Add generator processes with --perf-processes N (or load(processes=N)) or offer "
-            "less load, then measure again.")
+    return (
+        "\nNote: this run was CLIENT-BOUND (accuracy.verdict=client_bound): the load "
+        "generator, not the server, was the limit, so this figure describes the client. "
+        "Add generator processes with --perf-processes N (or load(processes=N)) or offer "
+        "less load, then measure again."
+    )
 
 
 def _error_detail(result: Mapping[str, Any]) -> str:
@@ -150,34 +187,52 @@ def _error_detail(result: Mapping[str, Any]) -> str:
     return f"; errors: {', '.join(parts)}" if parts else ""
 
 
-def evaluate(result: Mapping[str, Any], metric: Metric, op: str, limit: float,
-             source: str, name: str | None = None) -> Outcome:
+def evaluate(
+    result: Mapping[str, Any],
+    metric: Metric,
+    op: str,
+    limit: float,
+    source: str,
+    name: str | None = None,
+) -> Outcome:
     """Check one criterion; the failure message names metric, limit, value and knob."""
     value = measured(result, metric)
     shown = name or metric.name
     if value is None or math.isnan(value):
-        return Outcome(shown, op, limit, None, False,
-                       f"{metric.label} ({'.'.join(metric.path)}) was not measured in this "
-                       f"run, so {shown} {op} {_fmt(limit, metric.unit)} (from {source}) cannot "
-                       "hold; check that the run completed requests (and, for memory, that "
-                       "the server was spawned by the plugin so its pid is known)")
+        return Outcome(
+            shown,
+            op,
+            limit,
+            None,
+            False,
+            f"{metric.label} ({'.'.join(metric.path)}) was not measured in this "
+            f"run, so {shown} {op} {_fmt(limit, metric.unit)} (from {source}) cannot "
+            "hold; check that the run completed requests (and, for memory, that "
+            "the server was spawned by the plugin so its pid is known)",
+        )
     if OPS[op](value, limit):
         return Outcome(shown, op, limit, value, True)
     detail = _error_detail(result) if metric.name == "error_rate" else ""
-    return Outcome(shown, op, limit, value, False,
-                   f"{metric.label} was {_fmt(value, metric.unit)}{detail}, the limit is {op} "
-                   f"{_fmt(limit, metric.unit)} (from {source}).\nTo change it: {metric.knob}."
-                   f"{_client_note(result)}")
+    return Outcome(
+        shown,
+        op,
+        limit,
+        value,
+        False,
+        f"{metric.label} was {_fmt(value, metric.unit)}{detail}, the limit is {op} "
+        f"{_fmt(limit, metric.unit)} (from {source}).\nTo change it: {metric.knob}."
+        f"{_client_note(result)}",
+    )
 
 
-def check_thresholds(result: Mapping[str, Any], thresholds: Iterable[str],
-                     where: str = "marker load thresholds") -> list[Outcome]:
+def check_thresholds(
+    result: Mapping[str, Any], thresholds: Iterable[str], where: str = "marker load thresholds"
+) -> list[Outcome]:
     """Evaluate every threshold expression against `result`."""
     outcomes = []
     for text in thresholds:
         t = parse_threshold(text, where)
-        outcomes.append(evaluate(result, t.metric, t.op, t.limit, f"{where} {text!r}",
-                                 name=t.text))
+        outcomes.append(evaluate(result, t.metric, t.op, t.limit, f"{where} {text!r}", name=t.text))
     return outcomes
 
 
@@ -214,27 +269,34 @@ def assert_percentile(result: Mapping[str, Any], pct: float, max_ms: float) -> N
     __tracebackhide__ = True
     key = {50: "p50", 90: "p90", 99: "p99", 99.9: "p999", 100: "max"}.get(pct)
     if key is None:
-        raise ConfigError(f"invalid percentile {pct!r} for assert_percentile: the report "
-                          "holds 50, 90, 99, 99.9 and 100 (max); use one of those")
+        raise ConfigError(
+            f"invalid percentile {pct!r} for assert_percentile: the report "
+            "holds 50, 90, 99, 99.9 and 100 (max); use one of those"
+        )
     _check(result, key, "<=", max_ms, f"assert_percentile(pct={pct:g}, max_ms={max_ms:g})")
 
 
 def assert_error_rate(result: Mapping[str, Any], max_percent: float) -> None:
     """Fail unless failed requests are at most `max_percent` percent of finished ones."""
     __tracebackhide__ = True
-    _check(result, "error_rate", "<=", max_percent,
-           f"assert_error_rate(max_percent={max_percent:g})")
+    _check(
+        result, "error_rate", "<=", max_percent, f"assert_error_rate(max_percent={max_percent:g})"
+    )
 
 
 def assert_memory_growth(result: Mapping[str, Any], max_percent: float) -> None:
     """Fail unless the server's RSS grew by at most `max_percent` percent over the run."""
     __tracebackhide__ = True
-    _check(result, "memory_growth", "<=", max_percent,
-           f"assert_memory_growth(max_percent={max_percent:g})")
+    _check(
+        result,
+        "memory_growth",
+        "<=",
+        max_percent,
+        f"assert_memory_growth(max_percent={max_percent:g})",
+    )
 
 
 def assert_recovery(result: Mapping[str, Any], max_seconds: float) -> None:
     """Fail unless the server recovered from the stress event within `max_seconds`."""
     __tracebackhide__ = True
-    _check(result, "recovery", "<=", max_seconds,
-           f"assert_recovery(max_seconds={max_seconds:g})")
+    _check(result, "recovery", "<=", max_seconds, f"assert_recovery(max_seconds={max_seconds:g})")

@@ -88,8 +88,10 @@ class MemoryAnalysis:
     @property
     def passed(self) -> bool:
         """The seed's criteria: no leak, a conclusive series, growth under 10 %."""
-        return (self.verdict not in ("leak", "insufficient")
-                and self.growth_percent < GROWTH_LIMIT_PERCENT)
+        return (
+            self.verdict not in ("leak", "insufficient")
+            and self.growth_percent < GROWTH_LIMIT_PERCENT
+        )
 
     def to_report(self) -> dict[str, Any]:
         out = asdict(self)
@@ -194,11 +196,17 @@ def _insufficient(used: Sequence[MemorySample], per_second: float | None) -> Mem
     rss = [s.rss_bytes for s in used]
     stab = stability_percent([float(v) for v in rss])
     return MemoryAnalysis(
-        verdict="insufficient", bytes_per_request=0.0, slope_bytes_per_s=per_second or 0.0,
-        growth_percent=0.0, growth_bytes=0.0, stability_percent=stab,
-        stability_grade=stability_grade(stab), samples=len(used),
+        verdict="insufficient",
+        bytes_per_request=0.0,
+        slope_bytes_per_s=per_second or 0.0,
+        growth_percent=0.0,
+        growth_bytes=0.0,
+        stability_percent=stab,
+        stability_grade=stability_grade(stab),
+        samples=len(used),
         requests=(used[-1].requests - used[0].requests) if used else 0,
-        rss_start_bytes=rss[0] if rss else 0, rss_peak_bytes=max(rss) if rss else 0,
+        rss_start_bytes=rss[0] if rss else 0,
+        rss_peak_bytes=max(rss) if rss else 0,
         rss_end_bytes=rss[-1] if rss else 0,
     )
 
@@ -280,9 +288,15 @@ def chunk_spec(base: LoadSpec, requests: int) -> LoadSpec:
     return base.replace(duration_s=requests / base.rate, warmup_s=0.0)
 
 
-def measure(server: MeasuredServer, base: LoadSpec, plan: ChunkPlan, run: RunOne,
-            warmup: int, clock: Callable[[], float],
-            snapshot: Snapshot | None = None) -> Measurement:
+def measure(
+    server: MeasuredServer,
+    base: LoadSpec,
+    plan: ChunkPlan,
+    run: RunOne,
+    warmup: int,
+    clock: Callable[[], float],
+    snapshot: Snapshot | None = None,
+) -> Measurement:
     """Warm up, sample at time zero, then one chunk of load and one RSS sample per chunk.
 
     `snapshot(label, samples)` is called with the samples so far at time zero, after
@@ -319,8 +333,14 @@ def measure(server: MeasuredServer, base: LoadSpec, plan: ChunkPlan, run: RunOne
     return m
 
 
-def build_report(scenario: str, server: MeasuredServer, base: LoadSpec, m: Measurement,
-                 a: MemoryAnalysis, warmup_requests: int) -> dict[str, Any]:
+def build_report(
+    scenario: str,
+    server: MeasuredServer,
+    base: LoadSpec,
+    m: Measurement,
+    a: MemoryAnalysis,
+    warmup_requests: int,
+) -> dict[str, Any]:
     """The report of a chunked memory run: requests, server RSS, `memory`, the samples."""
     total = combine(m.tallies)
     rss = [s.rss_bytes for s in m.samples]
@@ -329,18 +349,34 @@ def build_report(scenario: str, server: MeasuredServer, base: LoadSpec, m: Measu
         "scenario": scenario,
         "pattern": base.pattern,
         "target": {"url": server.url, "pid": server.pid},
-        "config": {**base.config_dict(), "warmup_requests": warmup_requests,
-                   "chunks": len(m.tallies)},
-        "requests": {"scheduled": total.scheduled, "sent": total.sent,
-                     "completed": total.completed, "ok": total.ok, "failed": total.failed,
-                     "errors": {k: getattr(total, k) for k in ERROR_CLASSES}},
-        "server": {"rss_mb": {"start": round(rss[0] / MIB, 3), "peak": round(max(rss) / MIB, 3),
-                              "end": round(rss[-1] / MIB, 3)},
-                   "growth_percent": round(a.growth_percent, 3), "samples": len(rss),
-                   "alive": m.server_alive},
+        "config": {
+            **base.config_dict(),
+            "warmup_requests": warmup_requests,
+            "chunks": len(m.tallies),
+        },
+        "requests": {
+            "scheduled": total.scheduled,
+            "sent": total.sent,
+            "completed": total.completed,
+            "ok": total.ok,
+            "failed": total.failed,
+            "errors": {k: getattr(total, k) for k in ERROR_CLASSES},
+        },
+        "server": {
+            "rss_mb": {
+                "start": round(rss[0] / MIB, 3),
+                "peak": round(max(rss) / MIB, 3),
+                "end": round(rss[-1] / MIB, 3),
+            },
+            "growth_percent": round(a.growth_percent, 3),
+            "samples": len(rss),
+            "alive": m.server_alive,
+        },
         "memory": a.to_report(),
-        "memory_samples": [{"requests": s.requests, "rss_bytes": s.rss_bytes,
-                            "t": round(s.t, 4)} for s in m.samples],
+        "memory_samples": [
+            {"requests": s.requests, "rss_bytes": s.rss_bytes, "t": round(s.t, 4)}
+            for s in m.samples
+        ],
     }
 
 
@@ -365,8 +401,10 @@ def samples_from_report(report: Mapping[str, Any]) -> list[MemorySample]:
         return []
     offset_s = float((report.get("config") or {}).get("warmup_s", 0.0) or 0.0)
     done_by = completions(report)
-    return [MemorySample(round(done_by(float(r["t"]) - offset_s)), int(r["rss_bytes"]),
-                         float(r["t"])) for r in series]
+    return [
+        MemorySample(round(done_by(float(r["t"]) - offset_s)), int(r["rss_bytes"]), float(r["t"]))
+        for r in series
+    ]
 
 
 def completions(report: Mapping[str, Any]) -> Callable[[float], float]:
@@ -392,15 +430,37 @@ def completions(report: Mapping[str, Any]) -> Callable[[float], float]:
         k = bisect.bisect_right(ends, t)
         t0, t1 = ends[k - 1], ends[k]
         return totals[k - 1] + (totals[k] - totals[k - 1]) * (t - t0) / (t1 - t0)
+
     return at
 
 
 __all__ = [
-    "GROWTH_LIMIT_PERCENT", "LEAK_BYTES_PER_REQUEST", "MAX_CHUNKS", "MIN_SAMPLES",
-    "MODERATE_BYTES_PER_REQUEST", "NOISE_FLOOR_BYTES", "VERDICTS", "ChunkPlan",
-    "Measurement", "MemoryAnalysis", "MemorySample", "after_warmup", "analyze",
-    "baseline_plan", "build_report", "chunk_spec", "completions", "efficiency_requests_per_mb",
-    "growth_plan", "leak_plan", "least_squares_slope", "measure", "per_request_rating",
-    "samples_from_report", "split_evenly", "stability_grade", "stability_percent",
+    "GROWTH_LIMIT_PERCENT",
+    "LEAK_BYTES_PER_REQUEST",
+    "MAX_CHUNKS",
+    "MIN_SAMPLES",
+    "MODERATE_BYTES_PER_REQUEST",
+    "NOISE_FLOOR_BYTES",
+    "VERDICTS",
+    "ChunkPlan",
+    "Measurement",
+    "MemoryAnalysis",
+    "MemorySample",
+    "after_warmup",
+    "analyze",
+    "baseline_plan",
+    "build_report",
+    "chunk_spec",
+    "completions",
+    "efficiency_requests_per_mb",
+    "growth_plan",
+    "leak_plan",
+    "least_squares_slope",
+    "measure",
+    "per_request_rating",
+    "samples_from_report",
+    "split_evenly",
+    "stability_grade",
+    "stability_percent",
     "verdict_for",
 ]

@@ -76,9 +76,14 @@ def tally_from_requests(requests: Mapping[str, Any]) -> Tally:
     if completed and ok + counts["http_error"] > completed:
         ok = max(0, completed - counts["http_error"])
     failed = max(int(requests.get("failed", 0) or 0), sum(counts.values()))
-    return Tally(scheduled=int(requests.get("scheduled", 0) or 0),
-                 sent=int(requests.get("sent", 0) or 0), completed=completed, ok=ok,
-                 failed=failed, **counts)
+    return Tally(
+        scheduled=int(requests.get("scheduled", 0) or 0),
+        sent=int(requests.get("sent", 0) or 0),
+        completed=completed,
+        ok=ok,
+        failed=failed,
+        **counts,
+    )
 
 
 def combine(tallies: Iterable[Tally]) -> Tally:
@@ -91,8 +96,10 @@ def combine(tallies: Iterable[Tally]) -> Tally:
 def reliability_percent(expected: Tally) -> float:
     """Successes among the requests expected to succeed, in percent."""
     if expected.attempted <= 0:
-        raise ValueError("no request was expected to succeed, so reliability is undefined: "
-                         "send some ordinary calls (lower --error-rate-percent below 100)")
+        raise ValueError(
+            "no request was expected to succeed, so reliability is undefined: "
+            "send some ordinary calls (lower --error-rate-percent below 100)"
+        )
     return 100.0 * expected.ok / expected.attempted
 
 
@@ -137,12 +144,20 @@ class BaselineRange:
     error_rate_limit: float
 
     @classmethod
-    def from_samples(cls, baseline: Sequence[ProbeSample], *, p99_factor: float = 1.5,
-                     p99_slack_ms: float = 5.0, error_slack: float = 0.01) -> BaselineRange:
+    def from_samples(
+        cls,
+        baseline: Sequence[ProbeSample],
+        *,
+        p99_factor: float = 1.5,
+        p99_slack_ms: float = 5.0,
+        error_slack: float = 0.01,
+    ) -> BaselineRange:
         usable = [s for s in baseline if s.ok + s.failed > 0]
         if not usable:
-            raise ValueError("the baseline has no completed request, so there is no healthy "
-                             "range to recover to: check that the server answers at all")
+            raise ValueError(
+                "the baseline has no completed request, so there is no healthy "
+                "range to recover to: check that the server answers at all"
+            )
         p99 = max(s.p99_ms for s in usable)
         err = max(s.error_rate for s in usable)
         return cls(p99 * p99_factor + p99_slack_ms, err + error_slack)
@@ -153,8 +168,9 @@ class BaselineRange:
         return s.p99_ms <= self.p99_limit_ms and s.error_rate <= self.error_rate_limit
 
 
-def recovery_time(probes: Sequence[ProbeSample], healthy: BaselineRange,
-                  *, hold: int = 3) -> float | None:
+def recovery_time(
+    probes: Sequence[ProbeSample], healthy: BaselineRange, *, hold: int = 3
+) -> float | None:
     """Seconds from the stress's end to the start of the first `hold` healthy intervals.
 
     Returns None when the probes never show `hold` consecutive healthy intervals.
@@ -216,12 +232,25 @@ class StressAnalysis:
         }
 
 
-def analyze(expected: Tally, *, deliberate: Tally | None = None, server_alive: bool = True,
-            recovery_s: float | None = None, recovery_measured: bool = True) -> StressAnalysis:
+def analyze(
+    expected: Tally,
+    *,
+    deliberate: Tally | None = None,
+    server_alive: bool = True,
+    recovery_s: float | None = None,
+    recovery_measured: bool = True,
+) -> StressAnalysis:
     """Score and grade a stress run from its tallies."""
     pct = reliability_percent(expected)
-    return StressAnalysis(pct, grade(pct), recovery_s, server_alive, expected,
-                          deliberate or Tally(), recovery_measured=recovery_measured)
+    return StressAnalysis(
+        pct,
+        grade(pct),
+        recovery_s,
+        server_alive,
+        expected,
+        deliberate or Tally(),
+        recovery_measured=recovery_measured,
+    )
 
 
 # -- the procedure: what a stress run sends, and baseline -> stress -> recovery ----------
@@ -238,9 +267,13 @@ CHAOS_MIX = (
 # a real client-side timeout and does not hold a connection for the default 5 s.
 FAULT_TIMEOUT_S = 0.5
 FAULT_MIX = tuple(
-    ToolCall("error_simulation",
-             {"error_type": f, **({"timeout_ms": 1000} if f == "timeout" else {})}, 1.0)
-    for f in FAULTS)
+    ToolCall(
+        "error_simulation",
+        {"error_type": f, **({"timeout_ms": 1000} if f == "timeout" else {})},
+        1.0,
+    )
+    for f in FAULTS
+)
 STRESS_MODES = ("memory", "cpu", "flood", "chaos", "recovery")
 
 
@@ -262,8 +295,9 @@ class StressLoad:
 
     def __post_init__(self) -> None:
         if self.mode not in STRESS_MODES:
-            raise ValueError(f"unknown stress mode {self.mode!r}: pass one of "
-                             f"{', '.join(STRESS_MODES)}")
+            raise ValueError(
+                f"unknown stress mode {self.mode!r}: pass one of {', '.join(STRESS_MODES)}"
+            )
 
 
 def split_users(total: int, percent: int) -> tuple[int, int]:
@@ -275,44 +309,72 @@ def split_users(total: int, percent: int) -> tuple[int, int]:
     return ordinary, faulty
 
 
-def stress_specs(load: StressLoad, url: str, pid: int | None,
-                 ) -> tuple[LoadSpec, LoadSpec | None]:
+def stress_specs(
+    load: StressLoad,
+    url: str,
+    pid: int | None,
+) -> tuple[LoadSpec, LoadSpec | None]:
     """The stress phase: the spec expected to succeed, and the deliberate-fault one."""
-    base = LoadSpec(url=url, pattern="concurrent", duration_s=load.duration_s,
-                    processes=load.processes, server_pid=pid, scenario=f"stress {load.mode}",
-                    timeout_s=30.0, front_end=load.front_end)
+    base = LoadSpec(
+        url=url,
+        pattern="concurrent",
+        duration_s=load.duration_s,
+        processes=load.processes,
+        server_pid=pid,
+        scenario=f"stress {load.mode}",
+        timeout_s=30.0,
+        front_end=load.front_end,
+    )
     mode = load.mode
     if mode in ("memory", "cpu", "recovery", "chaos"):
         base = base.replace(users=load.max_concurrent, concurrency=load.max_concurrent)
     if mode == "memory":
-        return base.replace(tool="memory_allocate",
-                            arguments={"mb_size": load.mb_per_request}), None
+        return base.replace(
+            tool="memory_allocate", arguments={"mb_size": load.mb_per_request}
+        ), None
     if mode == "cpu":
-        return base.replace(tool="cpu_intensive",
-                            arguments={"size": load.computation_size}), None
+        return base.replace(tool="cpu_intensive", arguments={"size": load.computation_size}), None
     if mode == "recovery":
-        mix = (ToolCall("memory_allocate", {"mb_size": load.mb_per_request}),
-               ToolCall("cpu_intensive", {"size": load.computation_size}))
+        mix = (
+            ToolCall("memory_allocate", {"mb_size": load.mb_per_request}),
+            ToolCall("cpu_intensive", {"size": load.computation_size}),
+        )
         return base.replace(mix=mix), None
     if mode == "flood":
-        return base.replace(pattern="throughput", rate=float(load.connections_per_second),
-                            concurrency=load.max_connections, tool="fast_compute",
-                            arguments={"input": 5}), None
-    return chaos_specs(base, load.requests_per_second, load.max_concurrent,
-                       load.error_rate_percent)
+        return base.replace(
+            pattern="throughput",
+            rate=float(load.connections_per_second),
+            concurrency=load.max_connections,
+            tool="fast_compute",
+            arguments={"input": 5},
+        ), None
+    return chaos_specs(base, load.requests_per_second, load.max_concurrent, load.error_rate_percent)
 
 
-def chaos_specs(base: LoadSpec, rate: float, max_concurrent: int, percent: int,
-                ) -> tuple[LoadSpec, LoadSpec | None]:
+def chaos_specs(
+    base: LoadSpec,
+    rate: float,
+    max_concurrent: int,
+    percent: int,
+) -> tuple[LoadSpec, LoadSpec | None]:
     """Open loop at `rate`: `percent` % of it deliberate faults, sent at the same time."""
     ordinary_users, faulty_users = split_users(max_concurrent, percent)
-    expected = base.replace(pattern="throughput", rate=rate * (100 - percent) / 100,
-                            concurrency=ordinary_users, mix=CHAOS_MIX)
+    expected = base.replace(
+        pattern="throughput",
+        rate=rate * (100 - percent) / 100,
+        concurrency=ordinary_users,
+        mix=CHAOS_MIX,
+    )
     if not percent:
         return expected, None
-    faults = base.replace(pattern="throughput", rate=rate * percent / 100,
-                          concurrency=faulty_users, mix=FAULT_MIX, timeout_s=FAULT_TIMEOUT_S,
-                          scenario="stress chaos (deliberate faults)")
+    faults = base.replace(
+        pattern="throughput",
+        rate=rate * percent / 100,
+        concurrency=faulty_users,
+        mix=FAULT_MIX,
+        timeout_s=FAULT_TIMEOUT_S,
+        scenario="stress chaos (deliberate faults)",
+    )
     return expected, faults
 
 
@@ -336,16 +398,26 @@ class ProbePolicy:
 
     def __post_init__(self) -> None:
         if self.interval_s > self.timeout_s:
-            raise ValueError(f"the probe interval ({self.interval_s:g} s) is longer than the "
-                             f"recovery timeout ({self.timeout_s:g} s): shorten the interval "
-                             "or allow more time")
+            raise ValueError(
+                f"the probe interval ({self.interval_s:g} s) is longer than the "
+                f"recovery timeout ({self.timeout_s:g} s): shorten the interval "
+                "or allow more time"
+            )
 
     def probe_spec(self, url: str, front_end: str = "api") -> LoadSpec:
         """One probe interval against `url`."""
-        return LoadSpec(url=url, pattern="throughput", rate=self.probe_rate,
-                        duration_s=self.interval_s, concurrency=2, tool=self.probe_tool,
-                        arguments=dict(self.probe_arguments), timeout_s=5.0,
-                        scenario="stress probe", front_end=front_end)
+        return LoadSpec(
+            url=url,
+            pattern="throughput",
+            rate=self.probe_rate,
+            duration_s=self.interval_s,
+            concurrency=2,
+            tool=self.probe_tool,
+            arguments=dict(self.probe_arguments),
+            timeout_s=5.0,
+            scenario="stress probe",
+            front_end=front_end,
+        )
 
 
 def to_probe(result: LoadResult, t: float) -> ProbeSample:
@@ -372,9 +444,15 @@ class Phases:
         return self.stress[0].to_dict() if self.stress else {}
 
 
-def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: BaselineRange,
-                          clock: Callable[[], float], stopped_at: float, timeout_s: float,
-                          hold: int, interval_s: float) -> list[ProbeSample]:
+def probe_until_recovered(
+    take: Callable[[float], ProbeSample],
+    healthy: BaselineRange,
+    clock: Callable[[], float],
+    stopped_at: float,
+    timeout_s: float,
+    hold: int,
+    interval_s: float,
+) -> list[ProbeSample]:
     """Probe after the stress until `hold` healthy intervals in a row, or `timeout_s`."""
     probes: list[ProbeSample] = []
     max_probes = int(timeout_s / interval_s) + hold + 1
@@ -385,9 +463,13 @@ def probe_until_recovered(take: Callable[[float], ProbeSample], healthy: Baselin
     return probes
 
 
-def stress_with_recovery(stress: Callable[[], list[LoadResult]],
-                         probe: Callable[[], LoadResult], alive: Callable[[], bool],
-                         clock: Callable[[], float], policy: ProbePolicy) -> Phases:
+def stress_with_recovery(
+    stress: Callable[[], list[LoadResult]],
+    probe: Callable[[], LoadResult],
+    alive: Callable[[], bool],
+    clock: Callable[[], float],
+    policy: ProbePolicy,
+) -> Phases:
     """Baseline probes, the stress, then probes until recovered (bounded by the policy).
 
     A server that dies under the stress is a result (`server_alive` False, `died_with`
@@ -410,20 +492,36 @@ def stress_with_recovery(stress: Callable[[], list[LoadResult]],
     stopped_at = clock()
     ph.server_alive = alive()
     if ph.server_alive:
-        ph.probes = probe_until_recovered(take, ph.healthy, clock, stopped_at, policy.timeout_s,
-                                          policy.hold_intervals, policy.interval_s)
+        ph.probes = probe_until_recovered(
+            take,
+            ph.healthy,
+            clock,
+            stopped_at,
+            policy.timeout_s,
+            policy.hold_intervals,
+            policy.interval_s,
+        )
         ph.server_alive = alive()
     return ph
 
 
-def run_stress(server: MeasuredServer, load: StressLoad, policy: ProbePolicy,
-               run_many: RunMany, clock: Callable[[], float]) -> Phases:
+def run_stress(
+    server: MeasuredServer,
+    load: StressLoad,
+    policy: ProbePolicy,
+    run_many: RunMany,
+    clock: Callable[[], float],
+) -> Phases:
     """`load`'s stress phase against `server`, between the policy's probes."""
     probe = policy.probe_spec(server.url, load.front_end)
     expected, faults = stress_specs(load, server.url, server.pid)
     return stress_with_recovery(
         lambda: run_many([expected] if faults is None else [expected, faults]),
-        lambda: run_many([probe])[0], server.alive, clock, policy)
+        lambda: run_many([probe])[0],
+        server.alive,
+        clock,
+        policy,
+    )
 
 
 def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
@@ -431,13 +529,13 @@ def analyze_phases(ph: Phases, hold: int) -> StressAnalysis:
     if not ph.stress:
         return StressAnalysis(0.0, grade(0.0), None, ph.server_alive, Tally(), Tally())
     expected = tally_from_requests(ph.main().get("requests", {}))
-    deliberate = combine(tally_from_requests(r.to_dict().get("requests", {}))
-                         for r in ph.stress[1:])
+    deliberate = combine(
+        tally_from_requests(r.to_dict().get("requests", {})) for r in ph.stress[1:]
+    )
     rec = None
     if ph.healthy is not None and ph.server_alive:
         rec = recovery_time(ph.probes, ph.healthy, hold=hold)
-    return analyze(expected, deliberate=deliberate, server_alive=ph.server_alive,
-                   recovery_s=rec)
+    return analyze(expected, deliberate=deliberate, server_alive=ph.server_alive, recovery_s=rec)
 
 
 def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
@@ -447,8 +545,10 @@ def build_report(ph: Phases, a: StressAnalysis) -> dict[str, Any]:
     stress["baseline"] = [asdict(s) for s in ph.baseline]
     stress["probes"] = [asdict(s) for s in ph.probes]
     if ph.healthy is not None:
-        stress["healthy_range"] = {"p99_ms": ph.healthy.p99_limit_ms,
-                                   "error_rate": ph.healthy.error_rate_limit}
+        stress["healthy_range"] = {
+            "p99_ms": ph.healthy.p99_limit_ms,
+            "error_rate": ph.healthy.error_rate_limit,
+        }
     report["stress"] = stress
     return report
 
@@ -459,10 +559,36 @@ def with_stress_report(ph: Phases, a: StressAnalysis) -> LoadResult:
 
 
 __all__ = [
-    "CHAOS_MIX", "FAULTS", "FAULT_MIX", "FAULT_TIMEOUT_S", "GRADES", "RECOVERY_LIMIT_S",
-    "STRESS_MODES", "BaselineRange", "Phases", "ProbePolicy", "ProbeSample", "StressAnalysis",
-    "StressLoad", "Tally", "analyze", "analyze_phases", "build_report", "chaos_specs",
-    "combine", "grade", "grade_message", "probe_until_recovered", "recovered",
-    "recovery_time", "reliability_percent", "run_stress", "split_users", "stress_specs",
-    "stress_with_recovery", "tally_from_requests", "to_probe", "with_stress_report",
+    "CHAOS_MIX",
+    "FAULTS",
+    "FAULT_MIX",
+    "FAULT_TIMEOUT_S",
+    "GRADES",
+    "RECOVERY_LIMIT_S",
+    "STRESS_MODES",
+    "BaselineRange",
+    "Phases",
+    "ProbePolicy",
+    "ProbeSample",
+    "StressAnalysis",
+    "StressLoad",
+    "Tally",
+    "analyze",
+    "analyze_phases",
+    "build_report",
+    "chaos_specs",
+    "combine",
+    "grade",
+    "grade_message",
+    "probe_until_recovered",
+    "recovered",
+    "recovery_time",
+    "reliability_percent",
+    "run_stress",
+    "split_users",
+    "stress_specs",
+    "stress_with_recovery",
+    "tally_from_requests",
+    "to_probe",
+    "with_stress_report",
 ]

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mcpperf",
         description="Load, stress and memory tests for MCP servers over Streamable HTTP.",
         parents=[common_options(suppress=False)],
-        epilog=EPILOG, formatter_class=FORMATTER,
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

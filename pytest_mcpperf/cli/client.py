@@ -45,45 +45,86 @@ MODES = {
     "throughput": Mode("throughput", "fast_compute", "open loop at a fixed rate", 1000.0),
     "latency": Mode("latency", "async_io", "open loop of async_io calls", 50.0),
     "stress": Mode("stress", "cpu_intensive", "open loop of cpu_intensive calls", 50.0),
-    "memory": Mode("throughput", "memory_allocate", "open loop of memory_allocate calls",
-                   10.0),
+    "memory": Mode("throughput", "memory_allocate", "open loop of memory_allocate calls", 10.0),
     "burst": Mode("burst", "fast_compute", "bursts of requests at fixed intervals", 0.0),
-    "concurrent": Mode("concurrent", "fast_compute",
-                       "closed loop: --concurrency users, each with its own session", 0.0),
+    "concurrent": Mode(
+        "concurrent",
+        "fast_compute",
+        "closed loop: --concurrency users, each with its own session",
+        0.0,
+    ),
 }
-
-
 
 
 def _run_options() -> argparse.ArgumentParser:
     """Options every client subcommand takes besides the globals."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("run options")
-    g.add_argument("--tool", metavar="NAME", default=None,
-                   help="call this tool instead of the subcommand's (default: per subcommand)")
-    add_typed(g, "--arguments", settings.parse_json_object, metavar="JSON", default=None,
-              help="tool arguments as a JSON object (default: per subcommand)")
-    add_typed(g, "--warmup-seconds", settings.parse_non_negative_float, metavar="S",
-              default=0.0, help="send but do not record for this long first (default: 0)")
-    add_typed(g, "--timeout-seconds", settings.parse_positive_float, metavar="S",
-              default=30.0, help="per-request timeout, counted from the intended send time "
-              "(default: 30)")
-    g.add_argument("--arrival", choices=ARRIVALS, default="constant",
-                   help="open-loop arrival process (default: constant)")
-    g.add_argument("--protocol", choices=PROTOCOLS, default="auto",
-                   help="MCP era: auto probes 2026-07-28 first (default: auto)")
+    g.add_argument(
+        "--tool",
+        metavar="NAME",
+        default=None,
+        help="call this tool instead of the subcommand's (default: per subcommand)",
+    )
+    add_typed(
+        g,
+        "--arguments",
+        settings.parse_json_object,
+        metavar="JSON",
+        default=None,
+        help="tool arguments as a JSON object (default: per subcommand)",
+    )
+    add_typed(
+        g,
+        "--warmup-seconds",
+        settings.parse_non_negative_float,
+        metavar="S",
+        default=0.0,
+        help="send but do not record for this long first (default: 0)",
+    )
+    add_typed(
+        g,
+        "--timeout-seconds",
+        settings.parse_positive_float,
+        metavar="S",
+        default=30.0,
+        help="per-request timeout, counted from the intended send time (default: 30)",
+    )
+    g.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        default="constant",
+        help="open-loop arrival process (default: constant)",
+    )
+    g.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="auto",
+        help="MCP era: auto probes 2026-07-28 first (default: auto)",
+    )
     return p
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("client", parents=[common], help="load-test an MCP server",
-                       description=__doc__, epilog=EPILOG, formatter_class=FORMATTER)
+    p = sub.add_parser(
+        "client",
+        parents=[common],
+        help="load-test an MCP server",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     run_opts = _run_options()
     for name, mode in MODES.items():
-        m = modes.add_parser(name, parents=[common, run_opts], help=mode.help,
-                             description=f"mcpperf client {name}: {mode.help}.",
-                             epilog=EPILOG, formatter_class=FORMATTER)
+        m = modes.add_parser(
+            name,
+            parents=[common, run_opts],
+            help=mode.help,
+            description=f"mcpperf client {name}: {mode.help}.",
+            epilog=EPILOG,
+            formatter_class=FORMATTER,
+        )
         _add_mode_options(m, name, mode)
         m.set_defaults(func=_run)
 
@@ -92,23 +133,58 @@ def _add_mode_options(m: argparse.ArgumentParser, name: str, mode: Mode) -> None
     g = m.add_argument_group(f"{name} options")
     positive_int, positive_float = settings.parse_positive_int, settings.parse_positive_float
     if mode.default_rate:
-        add_typed(g, "--requests-per-second", positive_float, metavar="R",
-                  default=mode.default_rate,
-                  help=f"target send rate (default: {mode.default_rate:g})")
+        add_typed(
+            g,
+            "--requests-per-second",
+            positive_float,
+            metavar="R",
+            default=mode.default_rate,
+            help=f"target send rate (default: {mode.default_rate:g})",
+        )
     if name == "latency":
-        add_typed(g, "--io-delay-ms", positive_int, metavar="MS", default=100,
-                  help="async_io delay per call (default: 100)")
+        add_typed(
+            g,
+            "--io-delay-ms",
+            positive_int,
+            metavar="MS",
+            default=100,
+            help="async_io delay per call (default: 100)",
+        )
     elif name == "stress":
-        add_typed(g, "--computation-size", positive_int, metavar="N", default=100,
-                  help="cpu_intensive size per call (default: 100)")
+        add_typed(
+            g,
+            "--computation-size",
+            positive_int,
+            metavar="N",
+            default=100,
+            help="cpu_intensive size per call (default: 100)",
+        )
     elif name == "memory":
-        add_typed(g, "--mb-per-request", positive_int, metavar="MB", default=10,
-                  help="memory_allocate MiB per call (default: 10)")
+        add_typed(
+            g,
+            "--mb-per-request",
+            positive_int,
+            metavar="MB",
+            default=10,
+            help="memory_allocate MiB per call (default: 10)",
+        )
     elif name == "burst":
-        add_typed(g, "--burst-size", positive_int, metavar="B", default=100,
-                  help="requests per burst (default: 100)")
-        add_typed(g, "--burst-interval-seconds", positive_float, metavar="S", default=5.0,
-                  help="seconds between bursts (default: 5)")
+        add_typed(
+            g,
+            "--burst-size",
+            positive_int,
+            metavar="B",
+            default=100,
+            help="requests per burst (default: 100)",
+        )
+        add_typed(
+            g,
+            "--burst-interval-seconds",
+            positive_float,
+            metavar="S",
+            default=5.0,
+            help="seconds between bursts (default: 5)",
+        )
 
 
 def default_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,15 +203,25 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
 
     mode = MODES[args.mode]
     return LoadSpec(
-        url=url, pattern=mode.pattern, rate=getattr(args, "requests_per_second", 0.0),
-        duration_s=args.duration_seconds, concurrency=args.concurrency,
-        users=args.concurrency, tool=args.tool or mode.tool,
+        url=url,
+        pattern=mode.pattern,
+        rate=getattr(args, "requests_per_second", 0.0),
+        duration_s=args.duration_seconds,
+        concurrency=args.concurrency,
+        users=args.concurrency,
+        tool=args.tool or mode.tool,
         arguments=args.arguments if args.arguments is not None else default_arguments(args),
-        arrival=args.arrival, warmup_s=args.warmup_seconds, timeout_s=args.timeout_seconds,
+        arrival=args.arrival,
+        warmup_s=args.warmup_seconds,
+        timeout_s=args.timeout_seconds,
         burst_size=getattr(args, "burst_size", 100),
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
-        protocol=args.protocol, processes=args.processes, server_pid=pid,
-        scenario=f"client {args.mode}", front_end="cli")
+        protocol=args.protocol,
+        processes=args.processes,
+        server_pid=pid,
+        scenario=f"client {args.mode}",
+        front_end="cli",
+    )
 
 
 class ProgressLine:
@@ -146,8 +232,7 @@ class ProgressLine:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self, p: Any) -> None:
-        line = (f"[{p.elapsed_s:6.1f}s] sent {p.sent}  ok {p.ok}  failed {p.failed}  "
-                f"{p.rps:.0f} rps")
+        line = f"[{p.elapsed_s:6.1f}s] sent {p.sent}  ok {p.ok}  failed {p.failed}  {p.rps:.0f} rps"
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
 

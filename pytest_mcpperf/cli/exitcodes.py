@@ -23,16 +23,20 @@ MEANING: dict[Exit, str] = {
     Exit.OK: "the run happened and met its criteria",
     Exit.FAILED: "the run happened and failed its criteria",
     Exit.USAGE: "usage or setup error: a bad option value (bad URL, a number that is not "
-                "finite or out of range), a server that cannot be reached or that exits "
-                "at startup",
+    "finite or out of range), a server that cannot be reached or that exits "
+    "at startup",
     Exit.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 
 def epilog() -> str:
     """The 'exit status' table shown at the end of every `--help`."""
-    rows = [textwrap.fill(MEANING[code], width=78, initial_indent=f"  {int(code):<5}",
-                          subsequent_indent=" " * 7) for code in Exit]
+    rows = [
+        textwrap.fill(
+            MEANING[code], width=78, initial_indent=f"  {int(code):<5}", subsequent_indent=" " * 7
+        )
+        for code in Exit
+    ]
     return "exit status:\n" + "\n".join(rows)
 
 

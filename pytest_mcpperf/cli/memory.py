@@ -51,38 +51,96 @@ from pytest_mcpperf.vocabulary import KIB, MIB
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("memory", parents=[common], help="server memory analysis",
-                       description=__doc__.split("\n\n")[0] if __doc__ else None,
-                       epilog=EPILOG, formatter_class=FORMATTER)
+    p = sub.add_parser(
+        "memory",
+        parents=[common],
+        help="server memory analysis",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
-    b = modes.add_parser("baseline", parents=[common], help="memory per request",
-                         epilog=EPILOG, formatter_class=FORMATTER)
-    add_typed(b, "--request-count", parse_positive_int, metavar="N", default=100,
-              help="requests to measure (default: 100)")
-    leak = modes.add_parser("leak-detection", parents=[common], help="leak verdict",
-                            epilog=EPILOG, formatter_class=FORMATTER)
-    add_typed(leak, "--iterations", parse_positive_int, metavar="N", default=10000,
-              help="requests to measure (default: 10000)")
-    g = modes.add_parser("growth-analysis", parents=[common],
-                         help="memory over time, for --duration-seconds",
-                         epilog=EPILOG, formatter_class=FORMATTER)
-    add_typed(g, "--measurement-interval-seconds", parse_positive_float, metavar="S",
-              default=60.0, help="seconds between printed snapshots (default: 60)")
+    b = modes.add_parser(
+        "baseline",
+        parents=[common],
+        help="memory per request",
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    add_typed(
+        b,
+        "--request-count",
+        parse_positive_int,
+        metavar="N",
+        default=100,
+        help="requests to measure (default: 100)",
+    )
+    leak = modes.add_parser(
+        "leak-detection",
+        parents=[common],
+        help="leak verdict",
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    add_typed(
+        leak,
+        "--iterations",
+        parse_positive_int,
+        metavar="N",
+        default=10000,
+        help="requests to measure (default: 10000)",
+    )
+    g = modes.add_parser(
+        "growth-analysis",
+        parents=[common],
+        help="memory over time, for --duration-seconds",
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    add_typed(
+        g,
+        "--measurement-interval-seconds",
+        parse_positive_float,
+        metavar="S",
+        default=60.0,
+        help="seconds between printed snapshots (default: 60)",
+    )
     for m in (b, leak, g):
         _add_load_options(m)
         m.set_defaults(func=run_command)
 
 
 def _add_load_options(p: argparse.ArgumentParser) -> None:
-    add_typed(p, "--rate", parse_positive_float, metavar="RPS", default=500.0,
-              help="open-loop request rate of the measured load (default: 500)")
-    add_typed(p, "--warmup-requests", parse_non_negative_int, metavar="N", default=200,
-              help="requests sent before the sample at time zero (default: 200)")
-    p.add_argument("--tool", metavar="NAME", default="fast_compute",
-                   help="tool called by every request (default: fast_compute)")
-    add_typed(p, "--arguments", parse_json_object, metavar="JSON", default={"input": 5},
-              help='its arguments as a JSON object (default: {"input": 5})')
-
+    add_typed(
+        p,
+        "--rate",
+        parse_positive_float,
+        metavar="RPS",
+        default=500.0,
+        help="open-loop request rate of the measured load (default: 500)",
+    )
+    add_typed(
+        p,
+        "--warmup-requests",
+        parse_non_negative_int,
+        metavar="N",
+        default=200,
+        help="requests sent before the sample at time zero (default: 200)",
+    )
+    p.add_argument(
+        "--tool",
+        metavar="NAME",
+        default="fast_compute",
+        help="tool called by every request (default: fast_compute)",
+    )
+    add_typed(
+        p,
+        "--arguments",
+        parse_json_object,
+        metavar="JSON",
+        default={"input": 5},
+        help='its arguments as a JSON object (default: {"input": 5})',
+    )
 
 
 def make_plan(args: argparse.Namespace) -> ChunkPlan:
@@ -97,27 +155,36 @@ def snapshot_block(label: str, samples: Sequence[MemorySample]) -> str:
     last, first = samples[-1], samples[0]
     peak = max(s.rss_bytes for s in samples)
     change = last.rss_bytes - first.rss_bytes
-    return "\n".join([
-        f"=== Memory Snapshot: {label} ===",
-        f"Requests completed: {last.requests:,}",
-        f"Elapsed: {last.t:.2f} s",
-        f"RSS (server): {last.rss_bytes / MIB:.2f} MB",
-        f"Peak RSS (server): {peak / MIB:.2f} MB",
-        f"Change since initial: {change / MIB:+.2f} MB",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"=== Memory Snapshot: {label} ===",
+            f"Requests completed: {last.requests:,}",
+            f"Elapsed: {last.t:.2f} s",
+            f"RSS (server): {last.rss_bytes / MIB:.2f} MB",
+            f"Peak RSS (server): {peak / MIB:.2f} MB",
+            f"Change since initial: {change / MIB:+.2f} MB",
+            "",
+        ]
+    )
 
 
 def analysis_block(mode: str, a: MemoryAnalysis, alive: bool) -> str:
-    title = {"baseline": "Baseline Analysis", "leak-detection": "Leak Detection Analysis",
-             "growth-analysis": "Growth Analysis"}[mode]
+    title = {
+        "baseline": "Baseline Analysis",
+        "leak-detection": "Leak Detection Analysis",
+        "growth-analysis": "Growth Analysis",
+    }[mode]
     eff = efficiency_requests_per_mb(a.bytes_per_request)
     lines = [
         f"=== {title} ===",
         f"Memory per request: {a.bytes_per_request:,.0f} bytes "
         f"({per_request_rating(a.bytes_per_request)})",
-        "Memory efficiency: " + (f"{eff:,.2f} requests per MB" if eff is not None
-                                 else "no measurable memory retained per request"),
+        "Memory efficiency: "
+        + (
+            f"{eff:,.2f} requests per MB"
+            if eff is not None
+            else "no measurable memory retained per request"
+        ),
         f"Slope over time: {a.slope_bytes_per_s / KIB:,.1f} KiB/s",
         f"Growth: {a.growth_percent:+.2f}% ({a.growth_bytes / MIB:+.2f} MB fitted over "
         f"{a.requests:,} requests, {a.samples} samples)",
@@ -126,15 +193,18 @@ def analysis_block(mode: str, a: MemoryAnalysis, alive: bool) -> str:
     ]
     if not alive:
         lines.append("The server DIED during the measurement.")
-    lines.append("Result: " + ("PASS" if a.passed and alive else
-                               "FAIL (criteria: no leak, < 10% growth)"))
+    lines.append(
+        "Result: " + ("PASS" if a.passed and alive else "FAIL (criteria: no leak, < 10% growth)")
+    )
     return "\n".join(lines)
 
 
 def verdict_text(a: MemoryAnalysis) -> str:
     if a.verdict == "leak":
-        return (f"the server keeps about {a.bytes_per_request / KIB:,.1f} KiB per request "
-                "and does not give it back")
+        return (
+            f"the server keeps about {a.bytes_per_request / KIB:,.1f} KiB per request "
+            "and does not give it back"
+        )
     if a.verdict == "moderate":
         return "memory grows with requests, slower than a leak; watch it over a longer run"
     if a.verdict == "insufficient":
@@ -143,14 +213,23 @@ def verdict_text(a: MemoryAnalysis) -> str:
 
 
 def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
-    return LoadSpec(url=target.url, pattern="throughput", rate=args.rate,
-                    concurrency=args.concurrency, tool=args.tool,
-                    arguments=dict(args.arguments), processes=args.processes,
-                    server_pid=target.pid, scenario=f"memory {args.mode}", front_end="cli")
+    return LoadSpec(
+        url=target.url,
+        pattern="throughput",
+        rate=args.rate,
+        concurrency=args.concurrency,
+        tool=args.tool,
+        arguments=dict(args.arguments),
+        processes=args.processes,
+        server_pid=target.pid,
+        scenario=f"memory {args.mode}",
+        front_end="cli",
+    )
 
 
-def run_command(args: argparse.Namespace, run: Runner | None = None,
-                clock: Callable[[], float] | None = None) -> int:
+def run_command(
+    args: argparse.Namespace, run: Runner | None = None, clock: Callable[[], float] | None = None
+) -> int:
     out: Callable[[str], None] = (lambda _s: None) if args.json else print
 
     def snapshot(label: str, samples: Sequence[MemorySample]) -> None:
@@ -158,21 +237,37 @@ def run_command(args: argparse.Namespace, run: Runner | None = None,
 
     with open_target(args) as target:
         if target.pid is None:
-            raise TargetError("the server's memory cannot be measured: --server-url gives "
-                              "no process to sample; let mcpperf spawn it (--server-cmd "
-                              "\"CMD {port}\") or pass its pid with --server-pid")
+            raise TargetError(
+                "the server's memory cannot be measured: --server-url gives "
+                "no process to sample; let mcpperf spawn it (--server-cmd "
+                '"CMD {port}") or pass its pid with --server-pid'
+            )
         base = base_spec(args, target)
-        m = measure(target, base, make_plan(args), run or default_runner(),
-                    args.warmup_requests, clock or time.monotonic, snapshot)
+        m = measure(
+            target,
+            base,
+            make_plan(args),
+            run or default_runner(),
+            args.warmup_requests,
+            clock or time.monotonic,
+            snapshot,
+        )
     return finish(args, target, base, m, out)
 
 
-def finish(args: argparse.Namespace, target: MeasuredServer, base: LoadSpec, m: Measurement,
-           out: Callable[[str], None]) -> int:
+def finish(
+    args: argparse.Namespace,
+    target: MeasuredServer,
+    base: LoadSpec,
+    m: Measurement,
+    out: Callable[[str], None],
+) -> int:
     total = combine(m.tallies)
     if total.ok == 0 and m.server_alive:
-        raise TargetError(f"no request succeeded calling {args.tool!r} on {target.url}; "
-                          "check --tool and --arguments against the server's tools/list")
+        raise TargetError(
+            f"no request succeeded calling {args.tool!r} on {target.url}; "
+            "check --tool and --arguments against the server's tools/list"
+        )
     a = analyze(m.samples)
     if args.json:
         report = build_report(f"memory {args.mode}", target, base, m, a, args.warmup_requests)

@@ -39,8 +39,12 @@ def arg(parse: Callable[[object, str, str], T], flag: str) -> Callable[[str], T]
     return convert
 
 
-def add_typed(group: argparse._ActionsContainer, flag: str,
-              parse: Callable[[object, str, str], Any], **kwargs: Any) -> argparse.Action:
+def add_typed(
+    group: argparse._ActionsContainer,
+    flag: str,
+    parse: Callable[[object, str, str], Any],
+    **kwargs: Any,
+) -> argparse.Action:
     """`group.add_argument(flag, type=arg(parse, flag), **kwargs)`: the flag named once."""
     return group.add_argument(flag, type=arg(parse, flag), **kwargs)
 
@@ -60,26 +64,68 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     def flag(key: str) -> str:
         return option(CLI, key)
 
-    g.add_argument(flag("url"), metavar="URL", default=d(None),
-                   help="MCP endpoint of a running server (default: spawn the bundled "
-                   f"server; the seed's default was {DEFAULT_SERVER_URL})")
-    add_typed(g, flag("server_pid"), settings.parse_positive_int, metavar="PID",
-              default=d(None), help=f"pid of the server behind {flag('url')}, so that its "
-              "memory can be sampled (default: none; a spawned server's pid is always known)")
-    g.add_argument(flag("server_cmd"), metavar="CMD", default=d(None),
-                   help="spawn this server command instead, '{port}' replaced by a free "
-                   "port (default: the bundled server)")
-    add_typed(g, flag("startup_timeout"), settings.parse_positive_float, metavar="S",
-              default=d(DEFAULT_STARTUP_TIMEOUT_S), help="how long a spawned server may "
-              f"take to accept connections (default: {DEFAULT_STARTUP_TIMEOUT_S:g})")
-    add_typed(g, flag("concurrency"), settings.parse_positive_int, metavar="N", default=d(10),
-              help="connections (open loop) or users (closed loop) (default: 10)")
-    add_typed(g, flag("duration"), settings.parse_positive_float, metavar="S",
-              default=d(60.0), help="how long to send load (default: 60)")
-    add_typed(g, flag("processes"), settings.parse_positive_int, metavar="N", default=d(1),
-              help="generator processes; histograms are merged exactly (default: 1)")
-    g.add_argument("--json", action="store_true", default=d(False),
-                   help="print the report object (schema mcpperf/1) on stdout")
+    g.add_argument(
+        flag("url"),
+        metavar="URL",
+        default=d(None),
+        help="MCP endpoint of a running server (default: spawn the bundled "
+        f"server; the seed's default was {DEFAULT_SERVER_URL})",
+    )
+    add_typed(
+        g,
+        flag("server_pid"),
+        settings.parse_positive_int,
+        metavar="PID",
+        default=d(None),
+        help=f"pid of the server behind {flag('url')}, so that its "
+        "memory can be sampled (default: none; a spawned server's pid is always known)",
+    )
+    g.add_argument(
+        flag("server_cmd"),
+        metavar="CMD",
+        default=d(None),
+        help="spawn this server command instead, '{port}' replaced by a free "
+        "port (default: the bundled server)",
+    )
+    add_typed(
+        g,
+        flag("startup_timeout"),
+        settings.parse_positive_float,
+        metavar="S",
+        default=d(DEFAULT_STARTUP_TIMEOUT_S),
+        help="how long a spawned server may "
+        f"take to accept connections (default: {DEFAULT_STARTUP_TIMEOUT_S:g})",
+    )
+    add_typed(
+        g,
+        flag("concurrency"),
+        settings.parse_positive_int,
+        metavar="N",
+        default=d(10),
+        help="connections (open loop) or users (closed loop) (default: 10)",
+    )
+    add_typed(
+        g,
+        flag("duration"),
+        settings.parse_positive_float,
+        metavar="S",
+        default=d(60.0),
+        help="how long to send load (default: 60)",
+    )
+    add_typed(
+        g,
+        flag("processes"),
+        settings.parse_positive_int,
+        metavar="N",
+        default=d(1),
+        help="generator processes; histograms are merged exactly (default: 1)",
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=d(False),
+        help="print the report object (schema mcpperf/1) on stdout",
+    )
     return p
 
 
@@ -92,15 +138,18 @@ def open_target(args: argparse.Namespace) -> Target:
     command: str | None = getattr(args, "server_cmd", None)
     pid: int | None = getattr(args, "server_pid", None)
     if url and command:
-        raise ConfigError(f"both {option(CLI, 'url')} and {option(CLI, 'server_cmd')} are "
-                          "set: give only one of them")
+        raise ConfigError(
+            f"both {option(CLI, 'url')} and {option(CLI, 'server_cmd')} are "
+            "set: give only one of them"
+        )
     if url:
         return Target.at_url(url, pid=pid, front_end=CLI)
     if pid is not None:
-        raise ConfigError(f"{option(CLI, 'server_pid')} is for a server at "
-                          f"{option(CLI, 'url')}; a spawned server's pid is known: drop it")
-    startup_timeout_s = float(getattr(args, "startup_timeout_seconds",
-                                      DEFAULT_STARTUP_TIMEOUT_S))
+        raise ConfigError(
+            f"{option(CLI, 'server_pid')} is for a server at "
+            f"{option(CLI, 'url')}; a spawned server's pid is known: drop it"
+        )
+    startup_timeout_s = float(getattr(args, "startup_timeout_seconds", DEFAULT_STARTUP_TIMEOUT_S))
     return Target.spawn(command, startup_timeout_s=startup_timeout_s, front_end=CLI)
 
 

@@ -34,12 +34,12 @@ Clock = Callable[[], float]
 class Limits:
     """Where a run stops being trustworthy."""
 
-    late_ms: float = 10.0            # a send this late counts as late
-    late_fraction: float = 0.01      # more late sends than this -> client_bound
-    send_rate_ratio: float = 0.95    # dispatched / target below this -> client_bound
+    late_ms: float = 10.0  # a send this late counts as late
+    late_fraction: float = 0.01  # more late sends than this -> client_bound
+    send_rate_ratio: float = 0.95  # dispatched / target below this -> client_bound
     loop_lag_p99_ms: float = 20.0
-    gc_fraction: float = 0.02        # GC pauses over this share of the window
-    cpu_percent: float = 90.0        # of one core, per generator process
+    gc_fraction: float = 0.02  # GC pauses over this share of the window
+    cpu_percent: float = 90.0  # of one core, per generator process
     # All cores together ... Measured here: two generator processes beside nginx-mcp on
     # 2 cores held the host at 88-91% while wrk showed the server had 60% headroom, so
     # "nearly saturated" starts well below 100%.
@@ -177,8 +177,13 @@ class SelfCheck:
         return cls(lag=lag, **d)
 
 
-def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1,
-            processes_option: str = "LoadSpec.processes") -> tuple[str, str]:
+def verdict(
+    check: SelfCheck,
+    limits: Limits,
+    *,
+    processes: int = 1,
+    processes_option: str = "LoadSpec.processes",
+) -> tuple[str, str]:
     """('valid' | 'client_bound', reason) from a run's self-check numbers.
 
     `processes_option` is how the calling front end spells "more generator processes".
@@ -188,38 +193,48 @@ def verdict(check: SelfCheck, limits: Limits, *, processes: int = 1,
         reasons.append(
             f"{check.late_sends} of {check.dispatched} sends "
             f"({100.0 * check.late_sends / check.dispatched:.1f}%) left the generator "
-            f"more than {limits.late_ms:g} ms late (worst {check.max_late_ms:.0f} ms)")
+            f"more than {limits.late_ms:g} ms late (worst {check.max_late_ms:.0f} ms)"
+        )
     send_window = check.send_window_s or check.window_s
     if check.target_rps > 0 and send_window > 0:
         rate = check.dispatched / send_window
         if rate < limits.send_rate_ratio * check.target_rps:
-            reasons.append(f"dispatched {rate:.0f} requests/s of the {check.target_rps:g} "
-                           "targeted")
+            reasons.append(f"dispatched {rate:.0f} requests/s of the {check.target_rps:g} targeted")
     lag_p99 = check.lag.get_value_at_percentile(99.0) / 1000.0
     if lag_p99 > limits.loop_lag_p99_ms:
-        reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms "
-                       f"(limit {limits.loop_lag_p99_ms:g} ms)")
+        reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms (limit {limits.loop_lag_p99_ms:g} ms)")
     gc_limit = limits.gc_fraction * check.window_s * max(processes, 1)
     if check.window_s and check.gc_total_s > gc_limit:
         reasons.append(f"GC paused the generator {check.gc_total_s * 1000:.0f} ms")
     cpu = max(check.cpu_percent, default=0.0)
     if cpu >= limits.cpu_percent:
         reasons.append(f"generator CPU {cpu:.0f}% of one core")
-    elif (check.host_busy_percent >= limits.host_busy_percent
-          and cpu >= limits.host_share_cpu_percent):
-        reasons.append(f"host CPUs {check.host_busy_percent:.0f}% busy while the generator "
-                       f"used {cpu:.0f}% of a core: it competed with the server for CPU")
+    elif (
+        check.host_busy_percent >= limits.host_busy_percent and cpu >= limits.host_share_cpu_percent
+    ):
+        reasons.append(
+            f"host CPUs {check.host_busy_percent:.0f}% busy while the generator "
+            f"used {cpu:.0f}% of a core: it competed with the server for CPU"
+        )
     if reasons:
         hint = "; the figures show the generator's limit, not the server's"
         if cpu >= limits.host_share_cpu_percent:
             hint += f" (try {processes_option} N, or fewer users)"
         return "client_bound", "; ".join(reasons) + hint
-    return "valid", (f"generator kept up: late sends {check.late_sends}, loop lag p99 "
-                     f"{lag_p99:.1f} ms, CPU {cpu:.0f}%")
+    return "valid", (
+        f"generator kept up: late sends {check.late_sends}, loop lag p99 "
+        f"{lag_p99:.1f} ms, CPU {cpu:.0f}%"
+    )
 
 
-def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int = 1,
-                processes_option: str = "LoadSpec.processes") -> Accuracy:
+def report_dict(
+    check: SelfCheck,
+    limits: Limits,
+    *,
+    sent: int,
+    processes: int = 1,
+    processes_option: str = "LoadSpec.processes",
+) -> Accuracy:
     """The report's `accuracy` object."""
     v, reason = verdict(check, limits, processes=processes, processes_option=processes_option)
     window = check.send_window_s or check.window_s or 0.0
@@ -231,10 +246,14 @@ def report_dict(check: SelfCheck, limits: Limits, *, sent: int, processes: int =
         "dispatched_rps": round(check.dispatched / window, 2) if window else 0.0,
         "late_sends": check.late_sends,
         "queued_sends": check.queued_sends,
-        "loop_lag_ms": {"p99": check.lag.get_value_at_percentile(99.0) / 1000.0,
-                        "max": check.lag.get_max_value() / 1000.0},
-        "gc_pause_ms": {"total": round(check.gc_total_s * 1000.0, 3),
-                        "max": round(check.gc_max_s * 1000.0, 3)},
+        "loop_lag_ms": {
+            "p99": check.lag.get_value_at_percentile(99.0) / 1000.0,
+            "max": check.lag.get_max_value() / 1000.0,
+        },
+        "gc_pause_ms": {
+            "total": round(check.gc_total_s * 1000.0, 3),
+            "max": round(check.gc_max_s * 1000.0, 3),
+        },
         "client_cpu_percent": round(max(check.cpu_percent, default=0.0), 1),
         "client_cpu_percent_per_process": [round(c, 1) for c in check.cpu_percent],
         "host_cpu_busy_percent": round(check.host_busy_percent, 1),

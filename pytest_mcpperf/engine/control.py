@@ -19,14 +19,25 @@ from pytest_mcpperf.engine.transport import Link, Transport
 from pytest_mcpperf.errors import RequestError, TargetError
 from pytest_mcpperf.vocabulary import LEGACY, MODERN
 
-__all__ = ["LEGACY", "MODERN", "ServerInfo", "list_names", "list_tools", "probe",
-           "probe_protocol_version"]
+__all__ = [
+    "LEGACY",
+    "MODERN",
+    "ServerInfo",
+    "list_names",
+    "list_tools",
+    "probe",
+    "probe_protocol_version",
+]
 
 T = TypeVar("T")
 MAX_PAGES = 100
 #: list method -> the result key holding the items
-LISTS = {"tools/list": "tools", "resources/list": "resources", "prompts/list": "prompts",
-         "resources/templates/list": "resourceTemplates"}
+LISTS = {
+    "tools/list": "tools",
+    "resources/list": "resources",
+    "prompts/list": "prompts",
+    "resources/templates/list": "resourceTemplates",
+}
 
 
 @dataclass(frozen=True)
@@ -38,16 +49,22 @@ class ServerInfo:
     server_info: dict[str, Any] = field(default_factory=dict)
 
 
-async def _with_session(transport: Transport, protocol: str, timeout_s: float,
-                        body: Callable[[McpSession, Link], Awaitable[T]]) -> T:
+async def _with_session(
+    transport: Transport,
+    protocol: str,
+    timeout_s: float,
+    body: Callable[[McpSession, Link], Awaitable[T]],
+) -> T:
     session = McpSession(transport, protocol=protocol, timeout_s=timeout_s)
     conn: Link | None = None
     try:
         conn = await session.open()
         return await body(session, conn)
     except (RequestError, McpError) as exc:
-        raise TargetError(f"the server did not complete an MCP handshake ({exc}); check "
-                          "that the URL is its MCP endpoint (usually ending in /mcp)") from exc
+        raise TargetError(
+            f"the server did not complete an MCP handshake ({exc}); check "
+            "that the URL is its MCP endpoint (usually ending in /mcp)"
+        ) from exc
     finally:
         await session.close(conn)
         if conn is not None:
@@ -59,11 +76,13 @@ async def aprobe(transport: Transport, timeout_s: float = 5.0) -> ServerInfo:
 
     async def info(session: McpSession, _conn: Link) -> ServerInfo:
         return ServerInfo(session.era, session.protocol_version, dict(session.server_info))
+
     return await _with_session(transport, "auto", timeout_s, info)
 
 
-async def alist_names(transport: Transport, method: str = "tools/list",
-                      timeout_s: float = 5.0) -> list[str]:
+async def alist_names(
+    transport: Transport, method: str = "tools/list", timeout_s: float = 5.0
+) -> list[str]:
     """Names (URIs for resources) of every page of a list method, in order."""
     key = LISTS[method]
 
@@ -80,12 +99,14 @@ async def alist_names(transport: Transport, method: str = "tools/list",
                 break
             for item in result.get(key, []):
                 if isinstance(item, dict):
-                    out.append(str(item.get("name") or item.get("uri")
-                                   or item.get("uriTemplate") or ""))
+                    out.append(
+                        str(item.get("name") or item.get("uri") or item.get("uriTemplate") or "")
+                    )
             cursor = result.get("nextCursor")
             if not cursor:
                 break
         return out
+
     return await _with_session(transport, "auto", timeout_s, names)
 
 
@@ -104,8 +125,7 @@ def list_names(url: str, method: str = "tools/list", timeout_s: float = 5.0) -> 
     return run_sync(lambda: alist_names(HttpTransport(url), method, timeout_s))
 
 
-def list_tools(url: str, protocol_version: str | None = None, timeout_s: float = 5.0
-               ) -> set[str]:
+def list_tools(url: str, protocol_version: str | None = None, timeout_s: float = 5.0) -> set[str]:
     """The names of the tools the server lists (every page). `protocol_version` is
     accepted for callers that know it; the session negotiates the era itself."""
     del protocol_version

@@ -61,13 +61,13 @@ def build_plan(spec: LoadSpec) -> schedule.Plan:
     d = spec.duration_s + spec.warmup_s
     stages = spec.extra.get("stages") if spec.extra else None
     if stages:
-        plan: schedule.Plan = schedule.Stages([
-            schedule.Constant(float(s["rate"]), float(s["duration_s"])) for s in stages])
+        plan: schedule.Plan = schedule.Stages(
+            [schedule.Constant(float(s["rate"]), float(s["duration_s"])) for s in stages]
+        )
     elif spec.pattern == "burst":
         plan = schedule.Burst(spec.burst_size, spec.burst_interval_s, d)
     elif spec.pattern == "ramp":
-        plan = schedule.Ramp(spec.rate, spec.ramp_to if spec.ramp_to is not None
-                             else spec.rate, d)
+        plan = schedule.Ramp(spec.rate, spec.ramp_to if spec.ramp_to is not None else spec.rate, d)
     elif spec.arrival == "poisson":
         plan = schedule.Poisson(spec.rate, d, spec.seed)
     else:
@@ -75,10 +75,13 @@ def build_plan(spec: LoadSpec) -> schedule.Plan:
     return plan
 
 
-async def generate(spec: LoadSpec, *, shard: tuple[int, int] = (0, 1),
-                   progress: ProgressFn | None = None,
-                   ready: Callable[[], Awaitable[float | None]] | None = None
-                   ) -> ShardResult:
+async def generate(
+    spec: LoadSpec,
+    *,
+    shard: tuple[int, int] = (0, 1),
+    progress: ProgressFn | None = None,
+    ready: Callable[[], Awaitable[float | None]] | None = None,
+) -> ShardResult:
     """Run one generator's share of `spec` in the running loop.
 
     `ready`, when given, is awaited once the sessions are open; it returns the wall
@@ -106,8 +109,13 @@ class _User:
 class Generator:
     """One generator: sessions, connections, dispatcher, workers, recorder, self-check."""
 
-    def __init__(self, spec: LoadSpec, shard: tuple[int, int],
-                 progress: ProgressFn | None, clock: Clock = time.perf_counter) -> None:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        shard: tuple[int, int],
+        progress: ProgressFn | None,
+        clock: Clock = time.perf_counter,
+    ) -> None:
         self.spec = spec
         self.shard_index, self.shard_count = shard
         self.progress = progress
@@ -128,16 +136,24 @@ class Generator:
 
     # -- setup / teardown ---------------------------------------------------------
     async def open(self) -> None:
-        n_sessions = (schedule.shard_users(self.spec.users, self.shard_index, self.shard_count)
-                      if self.closed_loop else 1)
-        n_conns = (n_sessions if self.closed_loop else
-                   max(1, schedule.shard_users(self.spec.concurrency, self.shard_index,
-                                               self.shard_count)))
+        n_sessions = (
+            schedule.shard_users(self.spec.users, self.shard_index, self.shard_count)
+            if self.closed_loop
+            else 1
+        )
+        n_conns = (
+            n_sessions
+            if self.closed_loop
+            else max(
+                1, schedule.shard_users(self.spec.concurrency, self.shard_index, self.shard_count)
+            )
+        )
         self.active_users = n_sessions  # a shard may get no closed-loop user at all
         first = await self._open_session()
         self.users.append(first)
-        rest = await asyncio.gather(*(self._open_session() for _ in range(n_sessions - 1)),
-                                    return_exceptions=True)
+        rest = await asyncio.gather(
+            *(self._open_session() for _ in range(n_sessions - 1)), return_exceptions=True
+        )
         self.users.extend(u for u in rest if isinstance(u, _User))
         for u in rest:
             if isinstance(u, BaseException):
@@ -146,22 +162,31 @@ class Generator:
             extra = await asyncio.gather(*(self._connect() for _ in range(n_conns - 1)))
             self.users.extend(_User(first.session, c, first.calls) for c in extra)
         s = first.session
-        self.target = {"url": self.spec.url, "pid": self.spec.server_pid,
-                       "protocol_version": s.protocol_version, "era": s.era,
-                       "server_info": s.server_info}
+        self.target = {
+            "url": self.spec.url,
+            "pid": self.spec.server_pid,
+            "protocol_version": s.protocol_version,
+            "era": s.era,
+            "server_info": s.server_info,
+        }
 
     async def _open_session(self) -> _User:
         try:
-            session = McpSession(self.transport, protocol=self.spec.protocol,
-                                 timeout_s=min(self.spec.timeout_s, 30.0))
+            session = McpSession(
+                self.transport,
+                protocol=self.spec.protocol,
+                timeout_s=min(self.spec.timeout_s, 30.0),
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         try:
             conn = await session.open()
         except (RequestError, McpError) as exc:
-            raise TargetError(f"cannot start an MCP session with {self.spec.url}: {exc}; "
-                              "check that the server is running and the URL is its MCP "
-                              "endpoint") from exc
+            raise TargetError(
+                f"cannot start an MCP session with {self.spec.url}: {exc}; "
+                "check that the server is running and the URL is its MCP "
+                "endpoint"
+            ) from exc
         self.recorder.stats.connections_opened += 1
         calls = [session.add_call(c.tool, c.arguments) for c in self.workload.calls]
         return _User(session, conn, calls)
@@ -177,8 +202,9 @@ class Generator:
     async def close(self) -> None:
         sessions = {id(u.session): u for u in self.users}
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.gather(
-                *(u.session.close(u.conn) for u in sessions.values())), 5.0)
+            await asyncio.wait_for(
+                asyncio.gather(*(u.session.close(u.conn) for u in sessions.values())), 5.0
+            )
         for u in self.users:
             if u.conn is not None:
                 u.conn.close()
@@ -228,8 +254,11 @@ class Generator:
             if self.progress is not None:
                 st = self.recorder.stats
                 ok = st.ok
-                self.progress(ProgressUpdate(self.clock() - self.t0, st.sent, ok,
-                                             st.failed, float(ok - prev_ok)))
+                self.progress(
+                    ProgressUpdate(
+                        self.clock() - self.t0, st.sent, ok, st.failed, float(ok - prev_ok)
+                    )
+                )
                 prev_ok = ok
 
     async def _lag_probe(self, interval: float = 0.01) -> None:
@@ -255,8 +284,9 @@ class Generator:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _dispatch(self, plan: schedule.Plan,
-                        queue: asyncio.Queue[tuple[float, int] | None]) -> None:
+    async def _dispatch(
+        self, plan: schedule.Plan, queue: asyncio.Queue[tuple[float, int] | None]
+    ) -> None:
         clock, t0, k, n = self.clock, self.t0, self.shard_index, self.shard_count
         measure_from, limits, check = self.measure_from, self.limits, self.check
         for j, offset in enumerate(schedule.shard(plan, k, n)):
@@ -271,8 +301,7 @@ class Generator:
                 self.recorder.stats.scheduled += 1
             queue.put_nowait((due, k + j * n))
 
-    async def _worker(self, user: _User,
-                      queue: asyncio.Queue[tuple[float, int] | None]) -> None:
+    async def _worker(self, user: _User, queue: asyncio.Queue[tuple[float, int] | None]) -> None:
         late_s = self.limits.late_ms / 1000.0
         while True:
             item = await queue.get()
@@ -286,9 +315,11 @@ class Generator:
     # -- closed loop --------------------------------------------------------------------
     async def _closed_loop(self) -> None:
         end = self.measure_from + self.spec.duration_s
-        users = self.users[:self.active_users]
-        await asyncio.gather(*(self._user_loop(u, i, end) for i, u in enumerate(users)),
-                             asyncio.sleep(max(0.0, end - self.clock())))
+        users = self.users[: self.active_users]
+        await asyncio.gather(
+            *(self._user_loop(u, i, end) for i, u in enumerate(users)),
+            asyncio.sleep(max(0.0, end - self.clock())),
+        )
 
     async def _user_loop(self, user: _User, number: int, end: float) -> None:
         index = (self.shard_index + number * self.shard_count) * 1_000_003
@@ -313,7 +344,8 @@ class Generator:
         if conn is None or conn.closed:
             try:
                 conn = user.conn = await self.transport.connect(
-                    min(10.0, max(0.001, deadline - clock())))
+                    min(10.0, max(0.001, deadline - clock()))
+                )
                 rec.stats.connections_opened += 1
             except RequestError as exc:
                 return self._failed(tool, transport_outcome(exc), measured)
@@ -336,8 +368,12 @@ class Generator:
                 self.last_done = t_done
             return outcome
         self._failed(tool, outcome, measured)
-        if (outcome.kind == HTTP_ERROR and outcome.code == "404"
-                and session.era == "legacy" and session.session_id):
+        if (
+            outcome.kind == HTTP_ERROR
+            and outcome.code == "404"
+            and session.era == "legacy"
+            and session.session_id
+        ):
             user.conn = await session.reinitialize(conn, generation)
         return outcome
 
@@ -349,5 +385,3 @@ class Generator:
 
     def result(self) -> ShardResult:
         return ShardResult(self.recorder.stats, self.check, self.target, self.check.window_s)
-
-

@@ -92,8 +92,11 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        code = "reset" if isinstance(exc, ConnectionResetError | BrokenPipeError) else (
-            "tls" if isinstance(exc, ssl_module.SSLError) else "closed")
+        code = (
+            "reset"
+            if isinstance(exc, ConnectionResetError | BrokenPipeError)
+            else ("tls" if isinstance(exc, ssl_module.SSLError) else "closed")
+        )
         self._fail(TransportError(code, f"connection closed: {exc or 'by the server'}"))
 
     # -- httptools callbacks ----------------------------------------------------
@@ -181,8 +184,9 @@ class HttpConnection(asyncio.Protocol):
             self.abort()
 
 
-async def connect(endpoint: Endpoint, *, timeout_s: float = 10.0,
-                  ssl: ssl_module.SSLContext | None = None) -> HttpConnection:
+async def connect(
+    endpoint: Endpoint, *, timeout_s: float = 10.0, ssl: ssl_module.SSLContext | None = None
+) -> HttpConnection:
     """Open one connection (TLS when the endpoint is https); raise TransportError."""
     loop = asyncio.get_running_loop()
     ctx: Any = None
@@ -190,9 +194,11 @@ async def connect(endpoint: Endpoint, *, timeout_s: float = 10.0,
         ctx = ssl if ssl is not None else ssl_module.create_default_context()
     try:
         _, proto = await asyncio.wait_for(
-            loop.create_connection(lambda: HttpConnection(loop), endpoint.host,
-                                   endpoint.port, ssl=ctx),
-            timeout_s)
+            loop.create_connection(
+                lambda: HttpConnection(loop), endpoint.host, endpoint.port, ssl=ctx
+            ),
+            timeout_s,
+        )
     except (OSError, TimeoutError) as exc:
         raise TransportError(
             connect_error_code(exc),
@@ -214,8 +220,9 @@ def connect_error_code(exc: BaseException) -> str:
     return "os_error"
 
 
-def encode_request(method: str, endpoint: Endpoint, headers: Mapping[str, str],
-                   body: bytes = b"") -> bytes:
+def encode_request(
+    method: str, endpoint: Endpoint, headers: Mapping[str, str], body: bytes = b""
+) -> bytes:
     """Encode one whole request (for control-path requests that are sent once)."""
     lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {endpoint.host_header}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -233,12 +240,14 @@ class HttpTemplate:
 
     __slots__ = ("_fixed_len", "_template")
 
-    def __init__(self, endpoint: Endpoint, headers: Mapping[str, str], before: bytes,
-                 after: bytes) -> None:
+    def __init__(
+        self, endpoint: Endpoint, headers: Mapping[str, str], before: bytes, after: bytes
+    ) -> None:
         head = encode_request("POST", endpoint, headers)
         head = head[: head.rindex(b"Content-Length:")]  # the length is the hole
-        self._template = (_pct(head) + b"Content-Length: %d\r\n\r\n" + _pct(before)
-                          + b"%d" + _pct(after))
+        self._template = (
+            _pct(head) + b"Content-Length: %d\r\n\r\n" + _pct(before) + b"%d" + _pct(after)
+        )
         self._fixed_len = len(before) + len(after)
 
     def encode(self, rid: int) -> bytes:
@@ -260,6 +269,5 @@ class HttpTransport:
     def frame(self, method: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
         return encode_request(method, self.endpoint, headers, body)
 
-    def template(self, headers: Mapping[str, str], before: bytes, after: bytes
-                 ) -> HttpTemplate:
+    def template(self, headers: Mapping[str, str], before: bytes, after: bytes) -> HttpTemplate:
         return HttpTemplate(self.endpoint, headers, before, after)

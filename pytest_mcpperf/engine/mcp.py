@@ -37,7 +37,6 @@ CLIENT_INFO = {"name": "mcpperf", "version": __version__}
 ACCEPT = "application/json, text/event-stream"
 
 
-
 class McpError(Exception):
     """A control-path exchange (handshake, discover) did not succeed."""
 
@@ -87,8 +86,7 @@ def find_response(resp: Reply, rid: int | str) -> dict[str, Any] | None:
             msg = json.loads(event.data)
         except ValueError:
             continue
-        if (isinstance(msg, dict) and msg.get("id") == rid
-                and ("result" in msg or "error" in msg)):
+        if isinstance(msg, dict) and msg.get("id") == rid and ("result" in msg or "error" in msg):
             return msg
     return None
 
@@ -106,12 +104,15 @@ class McpSession:
     Connections are separate: one session may be used over many connections.
     """
 
-    def __init__(self, transport: Transport, *, protocol: str = "auto",
-                 timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, transport: Transport, *, protocol: str = "auto", timeout_s: float = 30.0
+    ) -> None:
         protocol = PROTOCOL_ALIASES.get(protocol, protocol)
         if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS} "
-                             f"or a revision {tuple(PROTOCOL_ALIASES)}")
+            raise ValueError(
+                f"unknown protocol {protocol!r}: use one of {PROTOCOLS} "
+                f"or a revision {tuple(PROTOCOL_ALIASES)}"
+            )
         self.transport = transport
         self.protocol = protocol
         self.timeout_s = timeout_s
@@ -146,13 +147,19 @@ class McpSession:
         if self.era == "modern":
             params["_meta"] = self.meta()
         before = b'{"jsonrpc":"2.0","id":'
-        after = (b',"method":"tools/call","params":'
-                 + json.dumps(params, separators=(",", ":")).encode() + b"}")
+        after = (
+            b',"method":"tools/call","params":'
+            + json.dumps(params, separators=(",", ":")).encode()
+            + b"}"
+        )
         return self.transport.template(self._headers("tools/call", tool), before, after)
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
-        return {"Content-Type": "application/json", "Accept": ACCEPT,
-                **self._session_headers(method, name)}
+        return {
+            "Content-Type": "application/json",
+            "Accept": ACCEPT,
+            **self._session_headers(method, name),
+        }
 
     def _session_headers(self, method: str, name: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -169,8 +176,10 @@ class McpSession:
 
     @staticmethod
     def meta() -> dict[str, Any]:
-        return {"io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientCapabilities": {}}
+        return {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
 
     # -- control path -------------------------------------------------------------
     async def open(self, conn: Link | None = None) -> Link:
@@ -182,8 +191,10 @@ class McpSession:
                 self._rebuild()
                 return conn
             if self.protocol == "modern":
-                raise McpError("the server does not answer server/discover for "
-                               f"{MODERN}; try protocol 'legacy' or 'auto'")
+                raise McpError(
+                    "the server does not answer server/discover for "
+                    f"{MODERN}; try protocol 'legacy' or 'auto'"
+                )
         conn = await self._initialize(conn)
         self._rebuild()
         return conn
@@ -197,8 +208,11 @@ class McpSession:
         params = {"_meta": self.meta()}
         conn, resp, msg = await self.rpc(conn, "server/discover", params)
         result = msg.get("result") if msg else None
-        if resp.status == 200 and isinstance(result, dict) and MODERN in result.get(
-                "supportedVersions", ()):
+        if (
+            resp.status == 200
+            and isinstance(result, dict)
+            and MODERN in result.get("supportedVersions", ())
+        ):
             self.protocol_version = MODERN
             self.server_info = dict(result.get("serverInfo") or {})
             return conn, True
@@ -217,8 +231,7 @@ class McpSession:
         self.protocol_version = str(result.get("protocolVersion") or LEGACY)
         self.server_info = dict(result.get("serverInfo") or {})
         self.session_id = resp.headers.get("mcp-session-id")
-        conn, resp, _ = await self.rpc(conn, "notifications/initialized", None,
-                                       notification=True)
+        conn, resp, _ = await self.rpc(conn, "notifications/initialized", None, notification=True)
         if resp.status not in (200, 202, 204):
             raise McpError(f"notifications/initialized answered HTTP {resp.status}")
         return conn
@@ -230,8 +243,9 @@ class McpSession:
                 return conn
             self.reinits += 1
             try:
-                conn = await self._initialize(conn if conn and not conn.closed
-                                              else await self._connect())
+                conn = await self._initialize(
+                    conn if conn and not conn.closed else await self._connect()
+                )
             except (McpError, TransportError, RequestTimeout):
                 return None
             self._rebuild()
@@ -241,9 +255,15 @@ class McpSession:
         self.generation += 1
         self._templates = [self._template(tool, args) for tool, args in self._calls]
 
-    async def rpc(self, conn: Link, method: str, params: Any, *,
-                  name: str | None = None, notification: bool = False
-                  ) -> tuple[Link, Reply, dict[str, Any] | None]:
+    async def rpc(
+        self,
+        conn: Link,
+        method: str,
+        params: Any,
+        *,
+        name: str | None = None,
+        notification: bool = False,
+    ) -> tuple[Link, Reply, dict[str, Any] | None]:
         """One control-path JSON-RPC exchange (reconnecting if the connection closed)."""
         if conn.closed:
             conn = await self._connect()
@@ -261,8 +281,9 @@ class McpSession:
         found = find_response(resp, rid) if rid is not None else None
         return conn, resp, found
 
-    async def call_tool(self, conn: Link, tool: str,
-                        arguments: Mapping[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
+    async def call_tool(
+        self, conn: Link, tool: str, arguments: Mapping[str, Any]
+    ) -> tuple[Outcome, dict[str, Any] | None]:
         """A one-off tools/call on the control path (not for load)."""
         params: dict[str, Any] = {"name": tool, "arguments": dict(arguments)}
         if self.era == "modern":

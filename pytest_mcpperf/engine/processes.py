@@ -40,8 +40,7 @@ def spawn_gateway(index: int, spec: LoadSpec) -> Any:
     return execnet.makegateway(f"popen//python={sys.executable}//id=mcpperf-gen-{index}")
 
 
-async def run_shards(spec: LoadSpec, *, progress: ProgressFn | None = None
-                     ) -> list[ShardResult]:
+async def run_shards(spec: LoadSpec, *, progress: ProgressFn | None = None) -> list[ShardResult]:
     """Run `spec` split across `spec.processes` generator processes."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, _run_blocking, spec, progress)
@@ -58,8 +57,9 @@ def _run_blocking(spec: LoadSpec, progress: ProgressFn | None) -> list[ShardResu
             gateways.append(gw)
             ch = gw.remote_exec(worker.SOURCE)
             ch.send(worker.Job(spec, k, n).to_channel())
-            ch.setcallback(lambda item, k=k: inbox.put((k, worker.from_channel(item))),
-                           endmarker=ended)
+            ch.setcallback(
+                lambda item, k=k: inbox.put((k, worker.from_channel(item))), endmarker=ended
+            )
             channels.append(ch)
         return _drive(channels, inbox, progress, spec)
     finally:
@@ -68,8 +68,9 @@ def _run_blocking(spec: LoadSpec, progress: ProgressFn | None) -> list[ShardResu
                 gw.exit()
 
 
-def _drive(channels: list[Any], inbox: Inbox, progress: ProgressFn | None,
-           spec: LoadSpec) -> list[ShardResult]:
+def _drive(
+    channels: list[Any], inbox: Inbox, progress: ProgressFn | None, spec: LoadSpec
+) -> list[ShardResult]:
     n = len(channels)
     ready: set[int] = set()
     while len(ready) < n:
@@ -102,8 +103,10 @@ def _next(inbox: Inbox, timeout: float, what: str) -> tuple[int, worker.Message]
     try:
         return inbox.get(timeout=timeout)
     except queue.Empty:
-        raise TargetError(f"a generator process was not {what} within {timeout:.0f} s; "
-                          "check that the machine is not overloaded") from None
+        raise TargetError(
+            f"a generator process was not {what} within {timeout:.0f} s; "
+            "check that the machine is not overloaded"
+        ) from None
 
 
 def _raise(msg: worker.Message) -> None:
@@ -115,6 +118,10 @@ def _raise(msg: worker.Message) -> None:
 
 def sum_progress(parts: Iterable[ProgressUpdate]) -> ProgressUpdate:
     items = list(parts)
-    return ProgressUpdate(max(i.elapsed_s for i in items), sum(i.sent for i in items),
-                          sum(i.ok for i in items), sum(i.failed for i in items),
-                          sum(i.rps for i in items))
+    return ProgressUpdate(
+        max(i.elapsed_s for i in items),
+        sum(i.sent for i in items),
+        sum(i.ok for i in items),
+        sum(i.failed for i in items),
+        sum(i.rps for i in items),
+    )

@@ -24,17 +24,26 @@ class ShardResult:
 
     def to_wire(self) -> dict[str, Any]:
         """Plain values only, for the channel of a generator process."""
-        return {"stats": self.stats.to_wire(), "check": self.check.to_wire(),
-                "target": self.target, "window_s": self.window_s}
+        return {
+            "stats": self.stats.to_wire(),
+            "check": self.check.to_wire(),
+            "target": self.target,
+            "window_s": self.window_s,
+        }
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> ShardResult:
-        return cls(stats.RunStats.from_wire(d["stats"]),
-                   accuracy.SelfCheck.from_wire(d["check"]), d["target"], d["window_s"])
+        return cls(
+            stats.RunStats.from_wire(d["stats"]),
+            accuracy.SelfCheck.from_wire(d["check"]),
+            d["target"],
+            d["window_s"],
+        )
 
 
-def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
-          server: Mapping[str, Any]) -> Report:
+def build(
+    spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str, server: Mapping[str, Any]
+) -> Report:
     """Merge the generators' results (exactly) and lay out the report."""
     run = stats.merged(s.stats for s in shards)
     check = accuracy.SelfCheck()
@@ -53,25 +62,43 @@ def build(spec: LoadSpec, shards: Sequence[ShardResult], *, started_at: str,
         "duration_s": round(window, 3),
         "target": target,
         "config": spec.config_dict(),
-        "requests": {"scheduled": run.scheduled, "sent": run.sent, "completed": ok + failed,
-                     "ok": ok, "failed": failed, "errors": errors,
-                     "reinits": run.reinits, "connections_opened": run.connections_opened},
+        "requests": {
+            "scheduled": run.scheduled,
+            "sent": run.sent,
+            "completed": ok + failed,
+            "ok": ok,
+            "failed": failed,
+            "errors": errors,
+            "reinits": run.reinits,
+            "connections_opened": run.connections_opened,
+        },
         "throughput_rps": round(ok / window, 2) if window else 0.0,
         "latency_ms": stats.summary_ms(latency),
         "service_time_ms": stats.summary_ms(service),
         "accuracy": accuracy.report_dict(
-            check, accuracy.Limits(), sent=run.sent, processes=len(shards),
-            processes_option=option(spec.front_end, "processes")),
+            check,
+            accuracy.Limits(),
+            sent=run.sent,
+            processes=len(shards),
+            processes_option=option(spec.front_end, "processes"),
+        ),
         "server": cast(ServerSection, dict(server)),
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],
-        "per_tool": {name: {"ok": t.ok, "failed": t.failed,
-                            "latency_ms": stats.summary_ms(t.latency),
-                            "service_time_ms": stats.summary_ms(t.service)}
-                     for name, t in run.tools.items()},
+        "per_tool": {
+            name: {
+                "ok": t.ok,
+                "failed": t.failed,
+                "latency_ms": stats.summary_ms(t.latency),
+                "service_time_ms": stats.summary_ms(t.service),
+            }
+            for name, t in run.tools.items()
+        },
         "errors_by_code": {c: dict(codes) for c, codes in run.errors.items() if codes},
-        "histograms": {"latency_us": stats.encode(latency),
-                       "service_time_us": stats.encode(service)},
+        "histograms": {
+            "latency_us": stats.encode(latency),
+            "service_time_us": stats.encode(service),
+        },
     }
 
 
@@ -109,11 +136,15 @@ def text_block(report: Report) -> str:
         f"(ok responses over {report['duration_s']:.1f} s)",
     ]
     if acc.get("target_rps"):
-        lines.append(f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
-                     f"{acc['target_rps']:g}/s targeted")
+        lines.append(
+            f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
+            f"{acc['target_rps']:g}/s targeted"
+        )
     lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
     rss = server.get("rss_mb") if isinstance(server, Mapping) else None
     if rss:
-        lines.append(f"Server RSS: start {rss.get('start', 0):.1f} MB, peak "
-                     f"{rss.get('peak', 0):.1f} MB, end {rss.get('end', 0):.1f} MB")
+        lines.append(
+            f"Server RSS: start {rss.get('start', 0):.1f} MB, peak "
+            f"{rss.get('peak', 0):.1f} MB, end {rss.get('end', 0):.1f} MB"
+        )
     return "\n".join(lines)

@@ -33,14 +33,16 @@ class ServerMonitorLike(Protocol):
     def stop(self) -> dict[str, Any]: ...
 
 
-def run(spec: LoadSpec, *, progress: ProgressFn | None = None,
-        monitor: ServerMonitorLike | None = None) -> LoadResult:
+def run(
+    spec: LoadSpec, *, progress: ProgressFn | None = None, monitor: ServerMonitorLike | None = None
+) -> LoadResult:
     """Run `spec` to completion and return its report as a `LoadResult`."""
     return run_sync(lambda: _measure(spec, monitor, _body(spec, progress)))
 
 
-async def arun(spec: LoadSpec, *, progress: ProgressFn | None = None,
-               monitor: ServerMonitorLike | None = None) -> LoadResult:
+async def arun(
+    spec: LoadSpec, *, progress: ProgressFn | None = None, monitor: ServerMonitorLike | None = None
+) -> LoadResult:
     """Run `spec` inside the running event loop.
 
     One generator shares the caller's loop; several run as processes, whose parent
@@ -49,18 +51,23 @@ async def arun(spec: LoadSpec, *, progress: ProgressFn | None = None,
     return await _measure(spec, monitor, _body(spec, progress))
 
 
-def _body(spec: LoadSpec, progress: ProgressFn | None
-          ) -> Callable[[], Awaitable[list[ShardResult]]]:
+def _body(
+    spec: LoadSpec, progress: ProgressFn | None
+) -> Callable[[], Awaitable[list[ShardResult]]]:
     if spec.processes > 1:
         return lambda: run_shards(spec, progress=progress)
 
     async def one() -> list[ShardResult]:
         return [await generate(spec, progress=progress)]
+
     return one
 
 
-async def _measure(spec: LoadSpec, monitor: ServerMonitorLike | None,
-                   body: Callable[[], Awaitable[list[ShardResult]]]) -> LoadResult:
+async def _measure(
+    spec: LoadSpec,
+    monitor: ServerMonitorLike | None,
+    body: Callable[[], Awaitable[list[ShardResult]]],
+) -> LoadResult:
     mon = monitor if monitor is not None else _default_monitor(spec)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     if mon is not None:
@@ -79,5 +86,3 @@ def _default_monitor(spec: LoadSpec) -> ServerMonitorLike | None:
 
     mon: ServerMonitorLike = ServerMonitor(spec.server_pid)
     return mon
-
-

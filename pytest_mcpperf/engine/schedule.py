@@ -147,12 +147,18 @@ class Stages:
             start += stage.duration_s
 
 
-def baseline_stress_recovery(baseline_rps: float, stress_rps: float, *, baseline_s: float,
-                             stress_s: float, recovery_s: float) -> Stages:
+def baseline_stress_recovery(
+    baseline_rps: float, stress_rps: float, *, baseline_s: float, stress_s: float, recovery_s: float
+) -> Stages:
     """The classic three-stage plan: steady load, overload, then the baseline again
     as a recovery probe."""
-    return Stages([Constant(baseline_rps, baseline_s), Constant(stress_rps, stress_s),
-                   Constant(baseline_rps, recovery_s)])
+    return Stages(
+        [
+            Constant(baseline_rps, baseline_s),
+            Constant(stress_rps, stress_s),
+            Constant(baseline_rps, recovery_s),
+        ]
+    )
 
 
 @dataclass(frozen=True)

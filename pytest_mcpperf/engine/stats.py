@@ -65,8 +65,9 @@ PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 def summary_ms(h: HdrHistogram) -> Percentiles:
     """{min, mean, p50, p90, p99, p999, max} in milliseconds (zeros when empty)."""
     if not h.get_total_count():
-        return cast(Percentiles, dict.fromkeys(("min", "mean", "p50", "p90", "p99", "p999",
-                                                 "max"), 0.0))
+        return cast(
+            Percentiles, dict.fromkeys(("min", "mean", "p50", "p90", "p99", "p999", "max"), 0.0)
+        )
     out = {"min": h.get_min_value() / 1000.0, "mean": round(mean_us(h) / 1000.0, 3)}
     for name, pct in PERCENTILES:
         out[name] = h.get_value_at_percentile(pct) / 1000.0
@@ -96,8 +97,7 @@ class SecondRow:
 
     def to_dict(self) -> dict[str, Any]:
         p99 = self.latency.get_value_at_percentile(99.0) / 1000.0 if self.ok else 0.0
-        return {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed,
-                "p99_ms": p99}
+        return {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed, "p99_ms": p99}
 
 
 @dataclass
@@ -106,7 +106,8 @@ class RunStats:
 
     tools: dict[str, ToolStats] = field(default_factory=dict)
     errors: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {c: {} for c in ERROR_CLASSES})
+        default_factory=lambda: {c: {} for c in ERROR_CLASSES}
+    )
     scheduled: int = 0
     sent: int = 0
     series: list[SecondRow] = field(default_factory=list)
@@ -171,26 +172,49 @@ class RunStats:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "tools": {n: {"latency": encode(t.latency), "service": encode(t.service),
-                          "ok": t.ok, "failed": t.failed} for n, t in self.tools.items()},
+            "tools": {
+                n: {
+                    "latency": encode(t.latency),
+                    "service": encode(t.service),
+                    "ok": t.ok,
+                    "failed": t.failed,
+                }
+                for n, t in self.tools.items()
+            },
             "errors": {c: dict(v) for c, v in self.errors.items()},
-            "scheduled": self.scheduled, "sent": self.sent, "reinits": self.reinits,
+            "scheduled": self.scheduled,
+            "sent": self.sent,
+            "reinits": self.reinits,
             "connections_opened": self.connections_opened,
-            "series": [{"t": r.t, "sent": r.sent, "ok": r.ok, "failed": r.failed,
-                        "latency": encode(r.latency)} for r in self.series],
+            "series": [
+                {
+                    "t": r.t,
+                    "sent": r.sent,
+                    "ok": r.ok,
+                    "failed": r.failed,
+                    "latency": encode(r.latency),
+                }
+                for r in self.series
+            ],
         }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunStats:
-        out = cls(scheduled=data["scheduled"], sent=data["sent"], reinits=data["reinits"],
-                  connections_opened=data["connections_opened"])
+        out = cls(
+            scheduled=data["scheduled"],
+            sent=data["sent"],
+            reinits=data["reinits"],
+            connections_opened=data["connections_opened"],
+        )
         out.errors = {c: dict(v) for c, v in data["errors"].items()}
         for n, t in data["tools"].items():
-            out.tools[n] = ToolStats(decode(t["latency"]), decode(t["service"]),
-                                     t["ok"], t["failed"])
+            out.tools[n] = ToolStats(
+                decode(t["latency"]), decode(t["service"]), t["ok"], t["failed"]
+            )
         for r in data["series"]:
-            out.series.append(SecondRow(r["t"], r["sent"], r["ok"], r["failed"],
-                                        decode(r["latency"])))
+            out.series.append(
+                SecondRow(r["t"], r["sent"], r["ok"], r["failed"], decode(r["latency"]))
+            )
         return out
 
 

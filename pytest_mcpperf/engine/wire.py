@@ -28,5 +28,6 @@ def transport_for(spec: LoadSpec) -> Transport:
     try:
         return HttpTransport(spec.url, ssl=tls_context(spec))
     except ValueError as exc:
-        raise ConfigError(f"{exc}; give the server's MCP endpoint, e.g. "
-                          "http://127.0.0.1:8080/mcp") from None
+        raise ConfigError(
+            f"{exc}; give the server's MCP endpoint, e.g. http://127.0.0.1:8080/mcp"
+        ) from None

@@ -41,8 +41,11 @@ class Job:
     shard_count: int
 
     def to_channel(self) -> dict[str, Any]:
-        return {"type": "job", "spec": self.spec.to_wire(),
-                "shard": [self.shard_index, self.shard_count]}
+        return {
+            "type": "job",
+            "spec": self.spec.to_wire(),
+            "shard": [self.shard_index, self.shard_count],
+        }
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,11 @@ def main(channel: Channel) -> None:
         return start.start_at if isinstance(start, Start) else None
 
     try:
-        result = run_coroutine(generate(job.spec, shard=(job.shard_index, job.shard_count),
-                               progress=progress, ready=ready))
+        result = run_coroutine(
+            generate(
+                job.spec, shard=(job.shard_index, job.shard_count), progress=progress, ready=ready
+            )
+        )
     except Exception as exc:
         channel.send(Failed(str(exc), isinstance(exc, TargetError)).to_channel())
         return

@@ -42,5 +42,6 @@ def _table(weights: Sequence[float], seed: int) -> list[int]:
     total = cumulative[-1]
     rng = random.Random(seed)
     last = len(cumulative) - 1
-    return [min(bisect.bisect_right(cumulative, rng.random() * total), last)
-            for _ in range(TABLE_SIZE)]
+    return [
+        min(bisect.bisect_right(cumulative, rng.random() * total), last) for _ in range(TABLE_SIZE)
+    ]

@@ -27,7 +27,8 @@ def bind_address(value: str) -> tuple[str, int]:
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(
-            f"invalid bind address {value!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+            f"invalid bind address {value!r}: use HOST:PORT, e.g. 127.0.0.1:8080"
+        )
     return host, int(port)
 
 
@@ -40,64 +41,122 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
         if number <= 0:
             raise argparse.ArgumentTypeError(f"invalid value {value!r}: must be > 0")
         return number
+
     parse.__name__ = kind.__name__
     return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ServerConfig()
-    parser.add_argument("--bind-address", default="127.0.0.1:8080", type=bind_address,
-                        metavar="HOST:PORT", help="address to listen on; a non-loopback "
-                        "address exposes the server (default: 127.0.0.1:8080; port 0 = any)")
-    parser.add_argument("--log-level", choices=LEVELS, type=str.lower, default=None,
-                        metavar="LEVEL",
-                        help=f"one of {', '.join(LEVELS)} (default: $MCPPERF_LOG or warning)")
-    parser.add_argument("--asgi-server", choices=("uvicorn", "hypercorn"), default="uvicorn",
-                        help="uvicorn (httptools + uvloop, fastest here) or hypercorn "
-                        "(default: uvicorn)")
-    parser.add_argument("--session-idle-timeout", type=_positive(float), metavar="SECONDS",
-                        default=d.session_idle_timeout_s,
-                        help=f"expire legacy sessions idle this long "
-                        f"(default: {d.session_idle_timeout_s:g})")
-    parser.add_argument("--max-sessions", type=_positive(int), metavar="N",
-                        default=d.max_sessions,
-                        help=f"live legacy sessions before 503 (default: {d.max_sessions})")
-    parser.add_argument("--memory-budget-mb", type=_positive(int), metavar="MIB",
-                        default=d.memory_budget_mb, help="MiB memory_allocate may hold at "
-                        f"once, all calls together (default: {d.memory_budget_mb})")
-    parser.add_argument("--max-body-bytes", type=_positive(int), metavar="BYTES",
-                        default=d.max_body_bytes,
-                        help=f"largest request body, else 413 (default: {d.max_body_bytes})")
-    parser.add_argument("--max-in-flight", type=_positive(int), metavar="N",
-                        default=d.max_in_flight, help="requests handled at once before 503 "
-                        f"(default: {d.max_in_flight})")
-    parser.add_argument("--cpu-workers", type=_positive(int), metavar="N",
-                        default=d.cpu_workers,
-                        help=f"threads for blocking tool work (default: {d.cpu_workers})")
-    parser.add_argument("--header-timeout", type=_positive(float), metavar="SECONDS",
-                        default=d.header_timeout_s, help="close a connection whose request "
-                        f"headers take longer (uvicorn; default: {d.header_timeout_s:g})")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
-                        help="another Host/Origin name to accept (repeatable; default: none)")
+    parser.add_argument(
+        "--bind-address",
+        default="127.0.0.1:8080",
+        type=bind_address,
+        metavar="HOST:PORT",
+        help="address to listen on; a non-loopback "
+        "address exposes the server (default: 127.0.0.1:8080; port 0 = any)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        type=str.lower,
+        default=None,
+        metavar="LEVEL",
+        help=f"one of {', '.join(LEVELS)} (default: $MCPPERF_LOG or warning)",
+    )
+    parser.add_argument(
+        "--asgi-server",
+        choices=("uvicorn", "hypercorn"),
+        default="uvicorn",
+        help="uvicorn (httptools + uvloop, fastest here) or hypercorn (default: uvicorn)",
+    )
+    parser.add_argument(
+        "--session-idle-timeout",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=d.session_idle_timeout_s,
+        help=f"expire legacy sessions idle this long (default: {d.session_idle_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_positive(int),
+        metavar="N",
+        default=d.max_sessions,
+        help=f"live legacy sessions before 503 (default: {d.max_sessions})",
+    )
+    parser.add_argument(
+        "--memory-budget-mb",
+        type=_positive(int),
+        metavar="MIB",
+        default=d.memory_budget_mb,
+        help="MiB memory_allocate may hold at "
+        f"once, all calls together (default: {d.memory_budget_mb})",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive(int),
+        metavar="BYTES",
+        default=d.max_body_bytes,
+        help=f"largest request body, else 413 (default: {d.max_body_bytes})",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=_positive(int),
+        metavar="N",
+        default=d.max_in_flight,
+        help=f"requests handled at once before 503 (default: {d.max_in_flight})",
+    )
+    parser.add_argument(
+        "--cpu-workers",
+        type=_positive(int),
+        metavar="N",
+        default=d.cpu_workers,
+        help=f"threads for blocking tool work (default: {d.cpu_workers})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive(float),
+        metavar="SECONDS",
+        default=d.header_timeout_s,
+        help="close a connection whose request "
+        f"headers take longer (uvicorn; default: {d.header_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="another Host/Origin name to accept (repeatable; default: none)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     host, port = args.bind_address
     return ServerConfig(
-        host=host, port=port, session_idle_timeout_s=args.session_idle_timeout,
-        max_sessions=args.max_sessions, memory_budget_mb=args.memory_budget_mb,
-        max_body_bytes=args.max_body_bytes, max_in_flight=args.max_in_flight,
-        cpu_workers=args.cpu_workers, header_timeout_s=args.header_timeout,
-        extra_hosts=tuple(args.allow_host))
+        host=host,
+        port=port,
+        session_idle_timeout_s=args.session_idle_timeout,
+        max_sessions=args.max_sessions,
+        memory_budget_mb=args.memory_budget_mb,
+        max_body_bytes=args.max_body_bytes,
+        max_in_flight=args.max_in_flight,
+        cpu_workers=args.cpu_workers,
+        header_timeout_s=args.header_timeout,
+        extra_hosts=tuple(args.allow_host),
+    )
 
 
 def configure_logging(level: str | None) -> str:
     chosen = (level or os.environ.get("MCPPERF_LOG") or "warning").lower()
     if chosen not in LEVELS:
-        raise SystemExit(f"invalid log level {chosen!r} from MCPPERF_LOG; use one of "
-                         f"{', '.join(LEVELS)}")
-    logging.basicConfig(level=chosen.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        raise SystemExit(
+            f"invalid log level {chosen!r} from MCPPERF_LOG; use one of {', '.join(LEVELS)}"
+        )
+    logging.basicConfig(
+        level=chosen.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return chosen
 
 
@@ -118,8 +177,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     level = configure_logging(args.log_level)
     config = config_from_args(args)
     if not is_loopback(config.host):
-        log.warning("binding %s: the server is reachable from other machines; it has no "
-                    "authentication. Use 127.0.0.1 unless you mean it.", config.host)
+        log.warning(
+            "binding %s: the server is reachable from other machines; it has no "
+            "authentication. Use 127.0.0.1 unless you mean it.",
+            config.host,
+        )
     try:
         import uvloop
 
@@ -132,8 +194,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m mcpperf_server",
-                                     description="Run the bundled MCP load-test server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mcpperf_server", description="Run the bundled MCP load-test server."
+    )
     add_arguments(parser)
     return run_from_args(parser.parse_args())
 

@@ -86,9 +86,13 @@ class Endpoint:
             return refused
         stats = self.stats
         if stats.in_flight >= self.state.config.max_in_flight:
-            return error_response(busy(f"{stats.in_flight} requests in flight (cap "
-                                       f"{self.state.config.max_in_flight}); retry later or "
-                                       "raise --max-in-flight"))
+            return error_response(
+                busy(
+                    f"{stats.in_flight} requests in flight (cap "
+                    f"{self.state.config.max_in_flight}); retry later or "
+                    "raise --max-in-flight"
+                )
+            )
         stats.begin()
         start = time.perf_counter()
         tool: str | None = None
@@ -114,19 +118,33 @@ class Endpoint:
     def guard(self, headers: Headers) -> Response | None:
         guard = self.state.guard
         if not guard.host_ok(headers.get(H_HOST)):
-            return error_response(RpcError(INVALID_REQUEST, "Host header not allowed (DNS "
-                                  "rebinding defence); connect via 127.0.0.1/localhost or "
-                                  "start the server with --allow-host", status=421))
+            return error_response(
+                RpcError(
+                    INVALID_REQUEST,
+                    "Host header not allowed (DNS "
+                    "rebinding defence); connect via 127.0.0.1/localhost or "
+                    "start the server with --allow-host",
+                    status=421,
+                )
+            )
         if not guard.origin_ok(headers.get(H_ORIGIN)):
-            return error_response(RpcError(INVALID_REQUEST, "Origin not allowed; only "
-                                  "loopback origins may call this server", status=403))
+            return error_response(
+                RpcError(
+                    INVALID_REQUEST,
+                    "Origin not allowed; only loopback origins may call this server",
+                    status=403,
+                )
+            )
         return None
 
     async def body(self) -> bytes:
         limit = self.state.config.max_body_bytes
         length = request.content_length
-        too_big = RpcError(INVALID_REQUEST, f"request body over {limit} bytes; send smaller "
-                           "messages or raise --max-body-bytes", status=413)
+        too_big = RpcError(
+            INVALID_REQUEST,
+            f"request body over {limit} bytes; send smaller messages or raise --max-body-bytes",
+            status=413,
+        )
         if length is not None and length > limit:
             raise too_big
         body = request.body
@@ -145,7 +163,8 @@ class Endpoint:
         version = headers.get(H_VERSION)
         meta = msg.params.get("_meta")
         if version in MODERN_VERSIONS or (
-                isinstance(meta, dict) and meta.get(META_VERSION) in MODERN_VERSIONS):
+            isinstance(meta, dict) and meta.get(META_VERSION) in MODERN_VERSIONS
+        ):
             return await self.modern(msg, headers)
         if version is not None and version not in LEGACY_VERSIONS:
             raise unsupported(version)
@@ -198,8 +217,7 @@ class Endpoint:
 
     def initialize(self, msg: Message) -> Response:
         if not msg.has_id:
-            raise RpcError(INVALID_REQUEST, "initialize must be a request with an id",
-                           status=400)
+            raise RpcError(INVALID_REQUEST, "initialize must be a request with an id", status=400)
         result = methods.initialize_result(msg.params)
         session = self.state.sessions.create(result["protocolVersion"])
         return json_response(result_body(msg.id, result), {SESSION_HEADER: session.id})
@@ -207,17 +225,25 @@ class Endpoint:
     def session_for(self, headers: Headers) -> Session:
         sid = headers.get(H_SESSION)
         if sid is None:
-            raise RpcError(INVALID_REQUEST, "missing Mcp-Session-Id header: send initialize "
-                           "first, then the session id it returns", status=400)
+            raise RpcError(
+                INVALID_REQUEST,
+                "missing Mcp-Session-Id header: send initialize "
+                "first, then the session id it returns",
+                status=400,
+            )
         session = self.state.sessions.get(sid)
         if session is None:
-            raise RpcError(SESSION_ERROR, "session not found or expired: send initialize "
-                           "again to start a new session", status=404)
+            raise RpcError(
+                SESSION_ERROR,
+                "session not found or expired: send initialize again to start a new session",
+                status=404,
+            )
         return session
 
     # -- tools/call -------------------------------------------------------------------
-    async def tools_call(self, msg: Message, ctx: ToolContext, *, modern: bool,
-                         extra: dict[str, str] | None = None) -> Response:
+    async def tools_call(
+        self, msg: Message, ctx: ToolContext, *, modern: bool, extra: dict[str, str] | None = None
+    ) -> Response:
         tool, args = methods.find_tool(self.tools, msg.params)
         meta = msg.params.get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
@@ -236,8 +262,16 @@ class Endpoint:
             result["resultType"] = "complete"
         return json_response(result_body(msg.id, result), extra)
 
-    def tools_call_sse(self, msg: Message, tool: Any, args: Json, ctx: ToolContext,
-                       token: Any, modern: bool, extra: dict[str, str] | None) -> Response:
+    def tools_call_sse(
+        self,
+        msg: Message,
+        tool: Any,
+        args: Json,
+        ctx: ToolContext,
+        token: Any,
+        modern: bool,
+        extra: dict[str, str] | None,
+    ) -> Response:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
@@ -275,8 +309,9 @@ class Endpoint:
             finally:
                 task.cancel()
 
-        return Response(stream(), content_type="text/event-stream",
-                        headers={**SSE_HEADERS, **(extra or {})})
+        return Response(
+            stream(), content_type="text/event-stream", headers={**SSE_HEADERS, **(extra or {})}
+        )
 
     # -- streams ----------------------------------------------------------------------
     def listen(self, msg: Message) -> Response:
@@ -289,12 +324,17 @@ class Endpoint:
             honoured["toolsListChanged"] = True
 
         token, queue = self.state.broadcaster.subscribe(
-            listen_render(sub_id) if honoured else (lambda _p: b""))
-        ack = sse_event(notification("notifications/subscriptions/acknowledged",
-                                     {"_meta": {META_SUBSCRIPTION: sub_id},
-                                      "notifications": honoured}))
-        closing = result_body(sub_id, {"resultType": "complete",
-                                       "_meta": {META_SUBSCRIPTION: sub_id}})
+            listen_render(sub_id) if honoured else (lambda _p: b"")
+        )
+        ack = sse_event(
+            notification(
+                "notifications/subscriptions/acknowledged",
+                {"_meta": {META_SUBSCRIPTION: sub_id}, "notifications": honoured},
+            )
+        )
+        closing = result_body(
+            sub_id, {"resultType": "complete", "_meta": {META_SUBSCRIPTION: sub_id}}
+        )
         return self.stream_response(token, queue, ack, sse_raw(closing), None)
 
     def legacy_only(self, headers: Headers) -> Response | None:
@@ -316,8 +356,13 @@ class Endpoint:
         except RpcError as err:
             return error_response(err)
         if session.stream is not None:
-            return error_response(RpcError(INVALID_REQUEST, "this session already has a GET "
-                                  "stream open; use that one", status=409))
+            return error_response(
+                RpcError(
+                    INVALID_REQUEST,
+                    "this session already has a GET stream open; use that one",
+                    status=409,
+                )
+            )
 
         def render(params: Json) -> bytes:  # broadcasts are info-level log messages
             return legacy_render(params) if session.log_level in LOUD_ENOUGH else b""
@@ -330,8 +375,14 @@ class Endpoint:
         if self.state.shutting_down:
             raise busy("the server is shutting down; reconnect to its replacement", 5)
 
-    def stream_response(self, token: int, queue: asyncio.Queue[bytes | None], first: bytes,
-                        last: bytes, session: Session | None) -> Response:
+    def stream_response(
+        self,
+        token: int,
+        queue: asyncio.Queue[bytes | None],
+        first: bytes,
+        last: bytes,
+        session: Session | None,
+    ) -> Response:
         broadcaster = self.state.broadcaster
         keepalive = self.state.config.keepalive_s
 
@@ -367,11 +418,17 @@ class Endpoint:
             return refused
         sid = headers.get(H_SESSION)
         if sid is None:
-            return error_response(RpcError(INVALID_REQUEST, "DELETE needs the Mcp-Session-Id "
-                                  "header of the session to end", status=400))
+            return error_response(
+                RpcError(
+                    INVALID_REQUEST,
+                    "DELETE needs the Mcp-Session-Id header of the session to end",
+                    status=400,
+                )
+            )
         if not self.state.sessions.delete(sid):
-            return error_response(RpcError(SESSION_ERROR, "session not found or expired",
-                                  status=404))
+            return error_response(
+                RpcError(SESSION_ERROR, "session not found or expired", status=404)
+            )
         return Response(b"", status=200)
 
     async def broadcast(self) -> Response:
@@ -388,8 +445,7 @@ class Endpoint:
                 return error_response(RpcError(PARSE_ERROR, "body must be JSON", status=400))
             data = parsed.get("data") if isinstance(parsed, dict) else None
         delivered = self.state.broadcaster.publish(data)
-        return json_response(encode({"delivered": delivered,
-                                     "seq": self.state.broadcaster.seq}))
+        return json_response(encode({"delivered": delivered, "seq": self.state.broadcaster.seq}))
 
 
 def _drop_response() -> Response:
@@ -426,10 +482,12 @@ async def _healthz() -> Response:
 def _starter(state: ServerState) -> Any:
     async def start() -> None:
         state.start()
+
     return start
 
 
 def _stopper(state: ServerState) -> Any:
     async def stop() -> None:
         await state.stop()
+
     return stop

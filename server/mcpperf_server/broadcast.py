@@ -35,8 +35,10 @@ class Broadcaster:
     def subscribe(self, render: Render) -> tuple[int, asyncio.Queue[bytes | None]]:
         """Register a stream; `render` turns the shared params into that stream's SSE bytes."""
         if len(self._subs) >= self.max_subscribers:
-            raise busy(f"too many open notification streams ({self.max_subscribers}); "
-                       "close some or raise the cap")
+            raise busy(
+                f"too many open notification streams ({self.max_subscribers}); "
+                "close some or raise the cap"
+            )
         self._next += 1
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
         self._subs[self._next] = (queue, render)
@@ -48,8 +50,10 @@ class Broadcaster:
     def publish(self, data: Any = None) -> int:
         """Send one broadcast to every subscriber; returns how many got it."""
         self.seq += 1
-        params: Json = {"_meta": {"mcpperf/seq": self.seq, "mcpperf/sentAt": time.time()},
-                        "_cache": {}}  # renders share encoded parts through this
+        params: Json = {
+            "_meta": {"mcpperf/seq": self.seq, "mcpperf/sentAt": time.time()},
+            "_cache": {},
+        }  # renders share encoded parts through this
         if data is not None:
             params["data"] = data
         sent = 0
@@ -78,11 +82,19 @@ def legacy_render(params: Json) -> bytes:
     event = cache.get("legacy")
     if event is None:
         meta = params["_meta"]
-        message = notification("notifications/message", {
-            "level": "info", "logger": "mcpperf.broadcast",
-            "data": {"seq": meta["mcpperf/seq"], "sentAt": meta["mcpperf/sentAt"],
-                     "data": params.get("data")},
-            "_meta": meta})
+        message = notification(
+            "notifications/message",
+            {
+                "level": "info",
+                "logger": "mcpperf.broadcast",
+                "data": {
+                    "seq": meta["mcpperf/seq"],
+                    "sentAt": meta["mcpperf/sentAt"],
+                    "data": params.get("data"),
+                },
+                "_meta": meta,
+            },
+        )
         event = cache["legacy"] = b"event: message\ndata: " + encode(message) + b"\n\n"
     return event
 
@@ -99,7 +111,8 @@ def listen_render(subscription_id: Any) -> Render:
             head = cache["listen"] = (
                 b'event: message\ndata: {"jsonrpc":"2.0","method":'
                 b'"notifications/tools/list_changed","params":{"_meta":'
-                + encode(params["_meta"])[:-1])
+                + encode(params["_meta"])[:-1]
+            )
         return head + tail
 
     return render

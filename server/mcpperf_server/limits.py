@@ -86,8 +86,10 @@ class MemoryBudget:
     def acquire(self, mb: int) -> None:
         if self.in_use_mb + mb > self.budget_mb:
             self.refused += 1
-            raise busy(f"memory budget exhausted: {self.in_use_mb} of {self.budget_mb} MiB "
-                       f"in use, {mb} MiB asked; retry later or raise --memory-budget-mb")
+            raise busy(
+                f"memory budget exhausted: {self.in_use_mb} of {self.budget_mb} MiB "
+                f"in use, {mb} MiB asked; retry later or raise --memory-budget-mb"
+            )
         self.in_use_mb += mb
 
     def release(self, mb: int) -> None:
@@ -109,8 +111,10 @@ class CpuPool:
         flood of abandoned calls cannot queue unbounded work.
         """
         if self.queued >= self.max_queued:
-            raise busy(f"CPU pool full: {self.queued} jobs queued or running "
-                       f"(cap {self.max_queued}); retry later or lower the rate")
+            raise busy(
+                f"CPU pool full: {self.queued} jobs queued or running "
+                f"(cap {self.max_queued}); retry later or lower the rate"
+            )
         loop = asyncio.get_running_loop()
         self.queued += 1
         job = self._pool.submit(fn)

@@ -30,8 +30,10 @@ log = logging.getLogger("mcpperf_server")
 SERVER_VERSION = "0.1.0"
 SERVER_INFO: Json = {"name": SERVER_NAME, "version": SERVER_VERSION}
 CAPABILITIES: Json = {"tools": {"listChanged": True}, "logging": {}}
-INSTRUCTIONS = ("mcpperf load-test server: fast_compute, cpu_intensive, memory_allocate, "
-                "async_io, session_counter, perf_stats, error_simulation.")
+INSTRUCTIONS = (
+    "mcpperf load-test server: fast_compute, cpu_intensive, memory_allocate, "
+    "async_io, session_counter, perf_stats, error_simulation."
+)
 LIST_TTL_MS = 60_000
 
 
@@ -42,21 +44,32 @@ def bad_params(message: str) -> RpcError:
 def initialize_result(params: Json) -> Json:
     requested = params.get("protocolVersion")
     version = requested if requested in LEGACY_VERSIONS else NEWEST_LEGACY
-    return {"protocolVersion": version, "capabilities": CAPABILITIES,
-            "serverInfo": SERVER_INFO, "instructions": INSTRUCTIONS}
+    return {
+        "protocolVersion": version,
+        "capabilities": CAPABILITIES,
+        "serverInfo": SERVER_INFO,
+        "instructions": INSTRUCTIONS,
+    }
 
 
 def discover_result() -> Json:
-    return {"resultType": "complete", "supportedVersions": list(SUPPORTED_VERSIONS),
-            "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS,
-            "_meta": {META_SERVER_INFO: SERVER_INFO},
-            "ttlMs": LIST_TTL_MS, "cacheScope": "public"}
+    return {
+        "resultType": "complete",
+        "supportedVersions": list(SUPPORTED_VERSIONS),
+        "capabilities": CAPABILITIES,
+        "instructions": INSTRUCTIONS,
+        "_meta": {META_SERVER_INFO: SERVER_INFO},
+        "ttlMs": LIST_TTL_MS,
+        "cacheScope": "public",
+    }
 
 
 def tools_list_result(tools: dict[str, Tool], params: Json, modern: bool) -> Json:
     if params.get("cursor") is not None:
-        raise bad_params("invalid cursor: this server lists every tool on one page; "
-                         "call tools/list without a cursor")
+        raise bad_params(
+            "invalid cursor: this server lists every tool on one page; "
+            "call tools/list without a cursor"
+        )
     result: Json = {"tools": [t.definition() for t in tools.values()]}
     if modern:
         result.update(resultType="complete", ttlMs=LIST_TTL_MS, cacheScope="public")
@@ -135,8 +148,10 @@ async def call_cancellable(tool: Tool, args: Json, ctx: ToolContext, msg_id: Jso
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if task.cancelled() and current is not None and not current.cancelling():
-            raise RpcError(REQUEST_CANCELLED, "request cancelled by notifications/cancelled",
-                           ) from None
+            raise RpcError(
+                REQUEST_CANCELLED,
+                "request cancelled by notifications/cancelled",
+            ) from None
         raise
 
 
@@ -150,5 +165,3 @@ def cancel(session: Session, params: Any) -> None:
 def modern_result(result: Json) -> Json:
     result["resultType"] = "complete"
     return result
-
-

@@ -46,8 +46,15 @@ class RpcError(Exception):
     `headers` carries extra HTTP headers (e.g. Retry-After on a 503).
     """
 
-    def __init__(self, code: int, message: str, *, status: int = 200, data: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: int = 200,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -64,8 +71,7 @@ class RpcError(Exception):
 
 def busy(message: str, retry_after_s: int = 1) -> RpcError:
     """A prompt refusal at a budget or cap: HTTP 503 + Retry-After + JSON-RPC -32000."""
-    return RpcError(SERVER_BUSY, message, status=503,
-                    headers={"Retry-After": str(retry_after_s)})
+    return RpcError(SERVER_BUSY, message, status=503, headers={"Retry-After": str(retry_after_s)})
 
 
 def encode(obj: Any) -> bytes:

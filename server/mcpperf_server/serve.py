@@ -27,8 +27,11 @@ log = logging.getLogger("mcpperf_server")
 
 def announce(host: str, port: int, asgi: str) -> None:
     shown = f"[{host}]" if ":" in host else host
-    print(f"mcpperf-server listening on http://{shown}:{port}/mcp (pid {os.getpid()}, {asgi})",
-          file=sys.stderr, flush=True)
+    print(
+        f"mcpperf-server listening on http://{shown}:{port}/mcp (pid {os.getpid()}, {asgi})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class _QuietDrops(logging.Filter):
@@ -103,8 +106,9 @@ class _Uvicorn(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {sig: signal.signal(sig, self.handle_exit)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             yield
         finally:
@@ -124,12 +128,23 @@ async def serve(config: ServerConfig, asgi: str, level: str) -> None:
     if asgi == "hypercorn":
         await _serve_hypercorn(app, config, state)
         return
-    protocol = type("Protocol", (HeaderDeadlineProtocol,),
-                    {"header_timeout_s": config.header_timeout_s})
-    uv_config = uvicorn.Config(app, host=config.host, port=config.port, loop="none",
-                               http=protocol, lifespan="on", access_log=False,
-                               log_level=level, log_config=None, server_header=False,
-                               timeout_graceful_shutdown=5, timeout_keep_alive=30)
+    protocol = type(
+        "Protocol", (HeaderDeadlineProtocol,), {"header_timeout_s": config.header_timeout_s}
+    )
+    uv_config = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        loop="none",
+        http=protocol,
+        lifespan="on",
+        access_log=False,
+        log_level=level,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=30,
+    )
     await _Uvicorn(uv_config, state).serve()
 
 

@@ -27,8 +27,16 @@ class Session:
     cleanly when they expire.
     """
 
-    __slots__ = ("_counters", "_inflight", "id", "initialized", "last_seen", "log_level",
-                 "protocol_version", "stream")
+    __slots__ = (
+        "_counters",
+        "_inflight",
+        "id",
+        "initialized",
+        "last_seen",
+        "log_level",
+        "protocol_version",
+        "stream",
+    )
 
     def __init__(self, sid: str, protocol_version: str, last_seen: float) -> None:
         self.id = sid
@@ -81,9 +89,11 @@ class SessionStore:
             self.sweep()
         if len(self._sessions) >= self.max_sessions:
             self.refused += 1
-            raise busy(f"too many live sessions ({self.max_sessions}); close idle sessions "
-                       "with DELETE, wait for them to expire, or raise --max-sessions",
-                       retry_after_s=max(1, int(self.idle_timeout_s)))
+            raise busy(
+                f"too many live sessions ({self.max_sessions}); close idle sessions "
+                "with DELETE, wait for them to expire, or raise --max-sessions",
+                retry_after_s=max(1, int(self.idle_timeout_s)),
+            )
         sid = secrets.token_urlsafe(24)
         session = Session(sid, protocol_version, time.monotonic())
         self._sessions[sid] = session
@@ -123,8 +133,9 @@ class SessionStore:
         """Expire idle sessions; returns how many went."""
         self._last_sweep = time.monotonic()
         deadline = self._last_sweep - self.idle_timeout_s
-        stale = [sid for sid, s in self._sessions.items()
-                 if s.last_seen < deadline and not s.busy()]
+        stale = [
+            sid for sid, s in self._sessions.items() if s.last_seen < deadline and not s.busy()
+        ]
         for sid in stale:
             self._drop(sid)
         self.expired += len(stale)

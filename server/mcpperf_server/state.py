@@ -32,12 +32,14 @@ class ServerState:
         self._sweeper: asyncio.Task[None] | None = None
 
     def context(self) -> ToolContext:
-        return ToolContext(self.config, self.budget, self.pool, self.stats, self.counters,
-                           self.sessions.__len__)
+        return ToolContext(
+            self.config, self.budget, self.pool, self.stats, self.counters, self.sessions.__len__
+        )
 
     def start(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(
-            self.sessions.run_sweeper(self.config.sweep_interval_s))
+            self.sessions.run_sweeper(self.config.sweep_interval_s)
+        )
 
     def begin_shutdown(self) -> None:
         """Close every open stream so a graceful shutdown does not wait on them."""

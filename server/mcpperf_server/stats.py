@@ -55,8 +55,11 @@ class Stats:
         """Completions per second over the last full seconds (the current one excluded)."""
         now = int(self.clock())
         span = min(_WINDOW_S - 1, max(1, now - int(self.started)))
-        total = sum(self._sec[s % _WINDOW_S] for s in range(now - span, now)
-                    if self._sec_id[s % _WINDOW_S] == s)
+        total = sum(
+            self._sec[s % _WINDOW_S]
+            for s in range(now - span, now)
+            if self._sec_id[s % _WINDOW_S] == s
+        )
         return total / span
 
     def percentiles_ms(self) -> dict[str, float]:
@@ -67,8 +70,12 @@ class Stats:
         def pick(q: float) -> float:
             return round(samples[min(len(samples) - 1, int(q * len(samples)))] * 1000, 3)
 
-        return {"p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99),
-                "max": round(samples[-1] * 1000, 3)}
+        return {
+            "p50": pick(0.50),
+            "p90": pick(0.90),
+            "p99": pick(0.99),
+            "max": round(samples[-1] * 1000, 3),
+        }
 
     def rss_mb(self) -> float:
         return round(rss_bytes() / 1048576, 2)

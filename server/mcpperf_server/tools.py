@@ -24,8 +24,7 @@ from .stats import Stats
 _P = (1 << 61) - 1  # a Mersenne prime: fast_compute's product never collapses to 0
 _INT_LIMIT = 1 << 53
 _MIB = 1 << 20
-ERROR_TYPES = ("success", "invalid", "protocol", "internal", "timeout", "disconnect",
-               "overload")
+ERROR_TYPES = ("success", "invalid", "protocol", "internal", "timeout", "disconnect", "overload")
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -56,8 +55,11 @@ def text_result(text: str, output: Any, *, is_error: bool = False) -> Json:
     """A tools/call result: the seed's text, `{"output": ...}` and its JSON mirrored as text."""
     structured = {"output": output}
     mirror = f'{{"output": {output}}}' if type(output) is int else json.dumps(structured)
-    return {"content": [{"type": "text", "text": text}, {"type": "text", "text": mirror}],
-            "structuredContent": structured, "isError": is_error}
+    return {
+        "content": [{"type": "text", "text": text}, {"type": "text", "text": mirror}],
+        "structuredContent": structured,
+        "isError": is_error,
+    }
 
 
 def _bad(message: str) -> RpcError:
@@ -74,8 +76,7 @@ def get_int(args: Json, name: str, low: int, high: int, default: int | None = No
         else:
             raise _bad(f"argument '{name}' must be an integer, got {type(value).__name__}")
     if not low <= value <= high:
-        raise _bad(f"argument '{name}' = {value} is outside {low}..{high}; "
-                   f"pass a value in range")
+        raise _bad(f"argument '{name}' = {value} is outside {low}..{high}; pass a value in range")
     return value
 
 
@@ -119,8 +120,9 @@ async def cpu_intensive(args: Json, ctx: ToolContext) -> Json:
     await progress(0, 1, "started")
     result = await ctx.pool.run(lambda: _spin(size * 1000))
     await progress(1, 1, "done")
-    return text_result(f"CPU intensive task completed: {size * 1000} iterations, "
-                       f"result: {result}", result)
+    return text_result(
+        f"CPU intensive task completed: {size * 1000} iterations, result: {result}", result
+    )
 
 
 def _allocate(mb: int, release: Callable[[], None]) -> int:
@@ -156,8 +158,7 @@ async def memory_allocate(args: Json, ctx: ToolContext) -> Json:
         if not started:  # refused or cancelled before the thread ran: give the MiB back
             release()
         raise
-    return text_result(f"Allocated {mb} MB, checksum: {checksum}",
-                       {"mb": mb, "checksum": checksum})
+    return text_result(f"Allocated {mb} MB, checksum: {checksum}", {"mb": mb, "checksum": checksum})
 
 
 async def async_io(args: Json, ctx: ToolContext) -> Json:
@@ -182,8 +183,10 @@ def session_counter(args: Json, ctx: ToolContext) -> Json:
         if key in ctx.session.counters or len(ctx.session.counters) < 64:
             ctx.session.counters[key] = value
     elif counter_id is None:
-        raise _bad("session_counter needs 'counter_id' in protocol 2026-07-28, which has no "
-                   "sessions; pass counter_id to name the counter")
+        raise _bad(
+            "session_counter needs 'counter_id' in protocol 2026-07-28, which has no "
+            "sessions; pass counter_id to name the counter"
+        )
     else:
         value = ctx.counters.add(counter_id, increment)
     return text_result(f"Session counter: {value} (incremented by {increment})", value)
@@ -191,13 +194,18 @@ def session_counter(args: Json, ctx: ToolContext) -> Json:
 
 def perf_stats(args: Json, ctx: ToolContext) -> Json:
     s = ctx.stats
-    out = {"requests_total": s.requests, "errors_total": s.errors,
-           "requests_per_tool": dict(s.per_tool), "in_flight": s.in_flight,
-           "active_sessions": ctx.sessions_live(),
-           "processing_time_ms": s.percentiles_ms(), "rps": round(s.rps(), 2),
-           "uptime_s": s.uptime_s(), "rss_mb": s.rss_mb(),
-           "memory_budget_mb": {"in_use": ctx.budget.in_use_mb,
-                                "limit": ctx.budget.budget_mb}}
+    out = {
+        "requests_total": s.requests,
+        "errors_total": s.errors,
+        "requests_per_tool": dict(s.per_tool),
+        "in_flight": s.in_flight,
+        "active_sessions": ctx.sessions_live(),
+        "processing_time_ms": s.percentiles_ms(),
+        "rps": round(s.rps(), 2),
+        "uptime_s": s.uptime_s(),
+        "rss_mb": s.rss_mb(),
+        "memory_budget_mb": {"in_use": ctx.budget.in_use_mb, "limit": ctx.budget.budget_mb},
+    }
     return text_result(f"Performance stats: {json.dumps(out)}", out)
 
 
@@ -247,26 +255,64 @@ def _int(desc: str, minimum: int, maximum: int) -> Json:
 
 def build_tools(config: ServerConfig) -> dict[str, Tool]:
     tools = [
-        Tool("fast_compute", "Minimal overhead computation: input x 100! mod 2^61-1.",
-             {"input": _int("any integer", -_INT_LIMIT, _INT_LIMIT)}, ("input",),
-             fast_compute, False),
-        Tool("cpu_intensive", "CPU stress: size x 1000 loop iterations off the event loop.",
-             {"size": _int("work units", 0, config.max_cpu_size)}, ("size",),
-             cpu_intensive, True, True),
-        Tool("memory_allocate", "Allocates and touches mb_size MiB, returns a checksum.",
-             {"mb_size": _int("MiB to allocate", 0, config.max_alloc_mb)}, ("mb_size",),
-             memory_allocate, True, True),
-        Tool("async_io", "Awaits delay_ms without blocking anything.",
-             {"delay_ms": _int("milliseconds", 0, config.max_delay_ms)}, ("delay_ms",),
-             async_io, True, True),
-        Tool("session_counter", "A counter per session (legacy) or per counter_id (2026-07-28).",
-             {"increment": _int("added to the counter", -1_000_000_000, 1_000_000_000),
-              "counter_id": {"type": "string", "maxLength": 256}}, (),
-             session_counter, False),
+        Tool(
+            "fast_compute",
+            "Minimal overhead computation: input x 100! mod 2^61-1.",
+            {"input": _int("any integer", -_INT_LIMIT, _INT_LIMIT)},
+            ("input",),
+            fast_compute,
+            False,
+        ),
+        Tool(
+            "cpu_intensive",
+            "CPU stress: size x 1000 loop iterations off the event loop.",
+            {"size": _int("work units", 0, config.max_cpu_size)},
+            ("size",),
+            cpu_intensive,
+            True,
+            True,
+        ),
+        Tool(
+            "memory_allocate",
+            "Allocates and touches mb_size MiB, returns a checksum.",
+            {"mb_size": _int("MiB to allocate", 0, config.max_alloc_mb)},
+            ("mb_size",),
+            memory_allocate,
+            True,
+            True,
+        ),
+        Tool(
+            "async_io",
+            "Awaits delay_ms without blocking anything.",
+            {"delay_ms": _int("milliseconds", 0, config.max_delay_ms)},
+            ("delay_ms",),
+            async_io,
+            True,
+            True,
+        ),
+        Tool(
+            "session_counter",
+            "A counter per session (legacy) or per counter_id (2026-07-28).",
+            {
+                "increment": _int("added to the counter", -1_000_000_000, 1_000_000_000),
+                "counter_id": {"type": "string", "maxLength": 256},
+            },
+            (),
+            session_counter,
+            False,
+        ),
         Tool("perf_stats", "Server-side measured counters.", {}, (), perf_stats, False),
-        Tool("error_simulation", "Produces the named error condition.",
-             {"error_type": {"type": "string", "enum": list(ERROR_TYPES)},
-              "timeout_ms": _int("delay for error_type=timeout", 0, config.max_delay_ms)},
-             ("error_type",), error_simulation, True, True),
+        Tool(
+            "error_simulation",
+            "Produces the named error condition.",
+            {
+                "error_type": {"type": "string", "enum": list(ERROR_TYPES)},
+                "timeout_ms": _int("delay for error_type=timeout", 0, config.max_delay_ms),
+            },
+            ("error_type",),
+            error_simulation,
+            True,
+            True,
+        ),
     ]
     return {t.name: t for t in tools}

@@ -36,8 +36,6 @@ def accepted() -> Response:
     return Response(b"", status=202)
 
 
-
-
 class Headers:
     """The request's headers as one dict built from the ASGI scope: O(1) lookups by the
     lower-case names servers deliver (werkzeug's Headers scans a list per lookup)."""
@@ -67,21 +65,29 @@ class Message:
 
     def __init__(self, raw: Any) -> None:
         if isinstance(raw, list):
-            raise RpcError(INVALID_REQUEST, "JSON-RPC batches are not supported: send one "
-                           "message per POST", status=400)
+            raise RpcError(
+                INVALID_REQUEST,
+                "JSON-RPC batches are not supported: send one message per POST",
+                status=400,
+            )
         if not isinstance(raw, dict) or raw.get("jsonrpc") != "2.0":
-            raise RpcError(INVALID_REQUEST, "not a JSON-RPC 2.0 message: send an object with "
-                           '"jsonrpc": "2.0" and a "method"', status=400)
+            raise RpcError(
+                INVALID_REQUEST,
+                'not a JSON-RPC 2.0 message: send an object with "jsonrpc": "2.0" and a "method"',
+                status=400,
+            )
         method = raw.get("method")
         if not isinstance(method, str):
-            raise RpcError(INVALID_REQUEST, "a client message needs a string 'method'",
-                           status=400)
+            raise RpcError(INVALID_REQUEST, "a client message needs a string 'method'", status=400)
         self.method = method
         self.has_id = "id" in raw
         msg_id = raw.get("id")
         if self.has_id and (type(msg_id) not in (str, int)):
-            raise RpcError(INVALID_REQUEST, "request id must be a string or an integer "
-                           "(null is not allowed)", status=400)
+            raise RpcError(
+                INVALID_REQUEST,
+                "request id must be a string or an integer (null is not allowed)",
+                status=400,
+            )
         self.id: JsonId = msg_id
         params = raw.get("params")
         if params is None:
@@ -95,14 +101,14 @@ def parse(body: bytes) -> Message:
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise RpcError(PARSE_ERROR, f"Parse error: {type(exc).__name__}: {exc}"[:200],
-                       status=400) from None
+        raise RpcError(
+            PARSE_ERROR, f"Parse error: {type(exc).__name__}: {exc}"[:200], status=400
+        ) from None
     return Message(raw)
 
 
 def error_response(err: RpcError, msg_id: JsonId = None) -> Response:
-    return Response(err.to_body(msg_id), status=err.status, headers=err.headers,
-                    content_type=JSON)
+    return Response(err.to_body(msg_id), status=err.status, headers=err.headers, content_type=JSON)
 
 
 def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -122,8 +128,11 @@ def check_modern_headers(msg: Message, headers: Headers) -> str:
     """2026-07-28 rules: `_meta` present (-32602), headers match the body (-32020)."""
     meta = msg.params.get("_meta")
     if not isinstance(meta, dict) or META_VERSION not in meta or META_CAPS not in meta:
-        raise RpcError(INVALID_PARAMS, f"2026-07-28 requests need params._meta with "
-                       f"'{META_VERSION}' and '{META_CAPS}'", status=400)
+        raise RpcError(
+            INVALID_PARAMS,
+            f"2026-07-28 requests need params._meta with '{META_VERSION}' and '{META_CAPS}'",
+            status=400,
+        )
     version = meta[META_VERSION]
     header = headers.get(H_VERSION)
     if header != version:
@@ -143,13 +152,22 @@ def check_modern_headers(msg: Message, headers: Headers) -> str:
 
 def _mismatch(header: str, got: Any, body: Any) -> RpcError:
     if got is None:
-        return RpcError(HEADER_MISMATCH, f"Header mismatch: required header {header} is "
-                        f"missing; send {header}: {body}", status=400)
-    return RpcError(HEADER_MISMATCH, f"Header mismatch: {header} header value {got!r} does "
-                    f"not match body value {body!r}", status=400)
+        return RpcError(
+            HEADER_MISMATCH,
+            f"Header mismatch: required header {header} is missing; send {header}: {body}",
+            status=400,
+        )
+    return RpcError(
+        HEADER_MISMATCH,
+        f"Header mismatch: {header} header value {got!r} does not match body value {body!r}",
+        status=400,
+    )
 
 
 def unsupported(version: Any) -> RpcError:
-    return RpcError(UNSUPPORTED_VERSION, f"Unsupported protocol version {version!r}; "
-                    f"use one of {', '.join(SUPPORTED_VERSIONS)}", status=400,
-                    data={"supported": list(SUPPORTED_VERSIONS), "requested": version})
+    return RpcError(
+        UNSUPPORTED_VERSION,
+        f"Unsupported protocol version {version!r}; use one of {', '.join(SUPPORTED_VERSIONS)}",
+        status=400,
+        data={"supported": list(SUPPORTED_VERSIONS), "requested": version},
+    )

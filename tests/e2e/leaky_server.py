@@ -22,10 +22,16 @@ from typing import Any
 LEAKED: list[bytes] = []
 VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
 TOOLS = [
-    {"name": "fast_compute", "description": "input * 2 (and leaks)",
-     "inputSchema": {"type": "object", "properties": {"input": {"type": "integer"}}}},
-    {"name": "echo", "description": "echoes text (and leaks)",
-     "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+    {
+        "name": "fast_compute",
+        "description": "input * 2 (and leaks)",
+        "inputSchema": {"type": "object", "properties": {"input": {"type": "integer"}}},
+    },
+    {
+        "name": "echo",
+        "description": "echoes text (and leaks)",
+        "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+    },
 ]
 SERVER_INFO = {"name": "leaky-test-server", "version": "0.1"}
 MAX_BODY = 1 << 20
@@ -52,8 +58,13 @@ class Handler:
             version = wanted if wanted in VERSIONS[1:] else VERSIONS[1]
             return {"protocolVersion": version, "capabilities": caps, "serverInfo": SERVER_INFO}
         if method == "server/discover":
-            return {"supportedVersions": VERSIONS, "capabilities": caps,
-                    "serverInfo": SERVER_INFO, "ttlMs": 60000, "cacheScope": "public"}
+            return {
+                "supportedVersions": VERSIONS,
+                "capabilities": caps,
+                "serverInfo": SERVER_INFO,
+                "ttlMs": 60000,
+                "cacheScope": "public",
+            }
         if method == "ping":
             return {}
         if method == "tools/list":
@@ -66,18 +77,32 @@ class Handler:
         try:
             msg = json.loads(body)
         except ValueError:
-            return _json(400, {"jsonrpc": "2.0", "id": None,
-                               "error": {"code": -32700, "message": "Parse error"}})
+            return _json(
+                400,
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}},
+            )
         if not isinstance(msg, dict) or "method" not in msg:
-            return _json(400, {"jsonrpc": "2.0", "id": None,
-                               "error": {"code": -32600, "message": "Invalid Request"}})
+            return _json(
+                400,
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": -32600, "message": "Invalid Request"},
+                },
+            )
         if "id" not in msg:
             return 202, {}, b""
         method = str(msg["method"])
         res = self.result(method, msg.get("params") or {})
         if res is None:
-            return _json(404, {"jsonrpc": "2.0", "id": msg["id"],
-                               "error": {"code": -32601, "message": f"unknown {method}"}})
+            return _json(
+                404,
+                {
+                    "jsonrpc": "2.0",
+                    "id": msg["id"],
+                    "error": {"code": -32601, "message": f"unknown {method}"},
+                },
+            )
         res["resultType"] = "complete"
         status, headers, out = _json(200, {"jsonrpc": "2.0", "id": msg["id"], "result": res})
         if method == "initialize":
@@ -89,8 +114,14 @@ def _json(status: int, obj: dict[str, Any]) -> tuple[int, dict[str, str], bytes]
     return status, {"Content-Type": "application/json"}, json.dumps(obj).encode()
 
 
-REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Payload Too Large"}
+REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+}
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes] | None:
@@ -109,15 +140,20 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str
     return method, headers, body
 
 
-def write_response(writer: asyncio.StreamWriter, status: int, headers: dict[str, str],
-                   body: bytes) -> None:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
-             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+def write_response(
+    writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    lines = [
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
+        f"Content-Length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
 
-async def serve_connection(handler: Handler, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
+async def serve_connection(
+    handler: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         while True:
             req = await read_request(reader)
@@ -143,7 +179,8 @@ async def serve_connection(handler: Handler, reader: asyncio.StreamReader,
 async def main(port: int, leak_kib: int) -> None:
     handler = Handler(leak_kib * 1024)
     server = await asyncio.start_server(
-        lambda r, w: serve_connection(handler, r, w), "127.0.0.1", port)
+        lambda r, w: serve_connection(handler, r, w), "127.0.0.1", port
+    )
     async with server:
         await server.serve_forever()
 

@@ -24,8 +24,18 @@ pytestmark = pytest.mark.e2e
 
 def test_text_block(capsys: pytest.CaptureFixture[str]) -> None:
     with RawMcpServer() as srv:
-        rc = cli.main(["client", "--server-url", srv.url, "throughput",
-                       "--requests-per-second", "200", "--duration-seconds", "1.5"])
+        rc = cli.main(
+            [
+                "client",
+                "--server-url",
+                srv.url,
+                "throughput",
+                "--requests-per-second",
+                "200",
+                "--duration-seconds",
+                "1.5",
+            ]
+        )
     out, err = capsys.readouterr()
     assert rc == 0
     assert out.startswith("=== Performance Test Results ===\n")
@@ -42,8 +52,19 @@ def test_text_block(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_is_the_report_only(capsys: pytest.CaptureFixture[str]) -> None:
     with RawMcpServer(legacy=True) as srv:
-        rc = cli.main(["--json", "client", "concurrent", "--server-url", srv.url,
-                       "--concurrency", "3", "--duration-seconds", "1"])
+        rc = cli.main(
+            [
+                "--json",
+                "client",
+                "concurrent",
+                "--server-url",
+                srv.url,
+                "--concurrency",
+                "3",
+                "--duration-seconds",
+                "1",
+            ]
+        )
     out, _ = capsys.readouterr()
     report = json.loads(out)
     assert rc == 0
@@ -55,8 +76,20 @@ def test_json_is_the_report_only(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_errors_over_one_percent_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     with RawMcpServer() as srv:
-        rc = cli.main(["client", "throughput", "--server-url", srv.url, "--tool", "fail",
-                       "--requests-per-second", "100", "--duration-seconds", "0.5"])
+        rc = cli.main(
+            [
+                "client",
+                "throughput",
+                "--server-url",
+                srv.url,
+                "--tool",
+                "fail",
+                "--requests-per-second",
+                "100",
+                "--duration-seconds",
+                "0.5",
+            ]
+        )
     out, _ = capsys.readouterr()
     assert rc == 1
     assert "errors: tool_error 50" in out
@@ -72,19 +105,28 @@ def _closed_port_url() -> str:
 
 
 def _mcpperf(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
-@pytest.mark.parametrize(("url", "message"), [
-    ("notaurl", "invalid MCP URL 'notaurl' from --server-url: expected http://HOST:PORT/PATH"),
-    (None, "cannot reach the MCP server at "),
-], ids=["bad-url", "unreachable"])
-def test_setup_errors_exit_2_with_one_clean_line(command: list[str], url: str | None,
-                                                 message: str) -> None:
-    proc = _mcpperf(*command, "--server-url", url or _closed_port_url(),
-                    "--duration-seconds", "1")
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "invalid MCP URL 'notaurl' from --server-url: expected http://HOST:PORT/PATH"),
+        (None, "cannot reach the MCP server at "),
+    ],
+    ids=["bad-url", "unreachable"],
+)
+def test_setup_errors_exit_2_with_one_clean_line(
+    command: list[str], url: str | None, message: str
+) -> None:
+    proc = _mcpperf(*command, "--server-url", url or _closed_port_url(), "--duration-seconds", "1")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines() == [proc.stderr.strip()]  # one line
@@ -107,7 +149,8 @@ def test_a_server_that_crashes_at_startup_exits_2() -> None:
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "abc"])
 def test_bad_durations_are_refused_as_the_pytest_option_refuses_them(
-        command: list[str], value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    command: list[str], value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     setting = next(s for s in settings.SETTINGS if s.name == "duration")
     with pytest.raises(argparse.ArgumentTypeError) as pytest_error:
         settings.cli_type(setting)(value)
@@ -128,18 +171,23 @@ def bundled() -> Iterator[SpawnedServer]:
         yield server
 
 
-@pytest.mark.parametrize("argv", [
-    ["throughput", "--requests-per-second", "200"],
-    ["latency", "--io-delay-ms", "20", "--requests-per-second", "50"],
-    ["stress", "--computation-size", "10", "--requests-per-second", "50"],
-    ["memory", "--mb-per-request", "1", "--requests-per-second", "10"],
-    ["burst", "--burst-size", "20", "--burst-interval-seconds", "0.5"],
-    ["concurrent", "--concurrency", "4"],
-])
-def test_every_client_subcommand(bundled: SpawnedServer, argv: list[str],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
-    rc = cli.main(["client", *argv, "--server-url", bundled.url, "--duration-seconds", "1",
-                   "--json"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["throughput", "--requests-per-second", "200"],
+        ["latency", "--io-delay-ms", "20", "--requests-per-second", "50"],
+        ["stress", "--computation-size", "10", "--requests-per-second", "50"],
+        ["memory", "--mb-per-request", "1", "--requests-per-second", "10"],
+        ["burst", "--burst-size", "20", "--burst-interval-seconds", "0.5"],
+        ["concurrent", "--concurrency", "4"],
+    ],
+)
+def test_every_client_subcommand(
+    bundled: SpawnedServer, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = cli.main(
+        ["client", *argv, "--server-url", bundled.url, "--duration-seconds", "1", "--json"]
+    )
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert rc == 0, report["errors_by_code"]
     assert report["requests"]["failed"] == 0
@@ -148,8 +196,19 @@ def test_every_client_subcommand(bundled: SpawnedServer, argv: list[str],
 
 def test_spawns_the_bundled_server_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("mcpperf_server")
-    rc = cli.main(["client", "memory", "--mb-per-request", "1", "--requests-per-second",
-                   "20", "--duration-seconds", "1", "--json"])
+    rc = cli.main(
+        [
+            "client",
+            "memory",
+            "--mb-per-request",
+            "1",
+            "--requests-per-second",
+            "20",
+            "--duration-seconds",
+            "1",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert report["target"]["pid"] > 0
@@ -167,8 +226,19 @@ def test_client_spawns_server_cmd(capsys: pytest.CaptureFixture[str]) -> None:
     _need(script)
     pytest.importorskip("mcp")
     cmd = shlex.join([sys.executable, str(script), "{port}", "stateless-json"])
-    rc = cli.main(["client", "throughput", "--server-cmd", cmd, "--requests-per-second", "50",
-                   "--duration-seconds", "1", "--json"])
+    rc = cli.main(
+        [
+            "client",
+            "throughput",
+            "--server-cmd",
+            cmd,
+            "--requests-per-second",
+            "50",
+            "--duration-seconds",
+            "1",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert report["requests"]["ok"] == 50

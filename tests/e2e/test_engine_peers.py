@@ -35,8 +35,9 @@ def sdk_server(request: pytest.FixtureRequest) -> Iterator[SpawnedServer]:
     script = BENCH / "sdk_server.py"
     _need(script)
     pytest.importorskip("mcp")
-    with SpawnedServer([sys.executable, str(script), "{port}", request.param],
-                       startup_timeout_s=30.0) as server:
+    with SpawnedServer(
+        [sys.executable, str(script), "{port}", request.param], startup_timeout_s=30.0
+    ) as server:
         yield server
 
 
@@ -51,11 +52,17 @@ def nginx_mcp() -> Iterator[SpawnedServer]:
 
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
-def test_sdk_server_open_loop_without_errors(sdk_server: SpawnedServer,
-                                             protocol: str) -> None:
-    spec = LoadSpec(url=sdk_server.url, rate=100.0, duration_s=1.5, concurrency=4,
-                    tool="fast_compute", arguments={"input": 3}, protocol=protocol,
-                    server_pid=sdk_server.pid)
+def test_sdk_server_open_loop_without_errors(sdk_server: SpawnedServer, protocol: str) -> None:
+    spec = LoadSpec(
+        url=sdk_server.url,
+        rate=100.0,
+        duration_s=1.5,
+        concurrency=4,
+        tool="fast_compute",
+        arguments={"input": 3},
+        protocol=protocol,
+        server_pid=sdk_server.pid,
+    )
     result = run(spec)
     assert result.requests.failed == 0, result.errors_by_code
     assert result.requests.ok == 150
@@ -65,8 +72,15 @@ def test_sdk_server_open_loop_without_errors(sdk_server: SpawnedServer,
 
 
 def test_sdk_server_closed_loop_users_each_with_a_session(sdk_server: SpawnedServer) -> None:
-    spec = LoadSpec(url=sdk_server.url, pattern="concurrent", users=4, duration_s=1.0,
-                    tool="fast_compute", arguments={"input": 3}, protocol="legacy")
+    spec = LoadSpec(
+        url=sdk_server.url,
+        pattern="concurrent",
+        users=4,
+        duration_s=1.0,
+        tool="fast_compute",
+        arguments={"input": 3},
+        protocol="legacy",
+    )
     result = run(spec)
     assert result.requests.failed == 0, result.errors_by_code
     assert result.requests.ok > 20

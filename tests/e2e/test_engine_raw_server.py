@@ -82,9 +82,17 @@ class _Conn(asyncio.Protocol):
 class RawMcpServer:
     """A tiny MCP server with known, adjustable behaviour (see module docstring)."""
 
-    def __init__(self, *, legacy: bool = False, freeze_every_s: float = 0.0,
-                 freeze_for_s: float = 0.0, sse: bool = False, chunked: bool = False,
-                 expire_session_after: int = 0, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        legacy: bool = False,
+        freeze_every_s: float = 0.0,
+        freeze_for_s: float = 0.0,
+        sse: bool = False,
+        chunked: bool = False,
+        expire_session_after: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.legacy, self.sse, self.chunked = legacy, sse, chunked
         self.freeze_every_s, self.freeze_for_s = freeze_every_s, freeze_for_s
         self.expire_session_after = expire_session_after
@@ -109,8 +117,9 @@ class RawMcpServer:
         phase = (time.perf_counter() - self._t0) % self.freeze_every_s
         return self.freeze_for_s - phase if phase < self.freeze_for_s else 0.0
 
-    def answer(self, method: str, headers: dict[str, str], body: bytes
-               ) -> tuple[int, dict[str, str], bytes]:
+    def answer(
+        self, method: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if method == "DELETE":
             self.deletes += 1
             return 200, {}, b""
@@ -123,19 +132,32 @@ class RawMcpServer:
         extra: dict[str, str] = {}
         if rpc == "server/discover":
             if self.legacy:
-                return 404, {"Content-Type": "application/json"}, json.dumps(
-                    {"jsonrpc": "2.0", "id": msg["id"],
-                     "error": {"code": -32601, "message": "nope"}}).encode()
-            result: dict[str, Any] = {"supportedVersions": ["2026-07-28"],
-                                      "serverInfo": {"name": "raw", "version": "1"},
-                                      "capabilities": {}}
+                return (
+                    404,
+                    {"Content-Type": "application/json"},
+                    json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": msg["id"],
+                            "error": {"code": -32601, "message": "nope"},
+                        }
+                    ).encode(),
+                )
+            result: dict[str, Any] = {
+                "supportedVersions": ["2026-07-28"],
+                "serverInfo": {"name": "raw", "version": "1"},
+                "capabilities": {},
+            }
         elif rpc == "initialize":
             self.sessions_started += 1
             sid = f"s{self.sessions_started}"
             self.sessions[sid] = 0
             extra["Mcp-Session-Id"] = sid
-            result = {"protocolVersion": "2025-11-25", "capabilities": {},
-                      "serverInfo": {"name": "raw-legacy", "version": "1"}}
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "serverInfo": {"name": "raw-legacy", "version": "1"},
+            }
         elif rpc == "tools/call":
             sid = headers.get("mcp-session-id", "")
             if self.legacy and sid not in self.sessions:
@@ -149,20 +171,34 @@ class RawMcpServer:
             if name == "fail":
                 result = {"content": [], "isError": True}
             elif name == "bad":
-                return 200, {"Content-Type": "application/json"}, json.dumps(
-                    {"jsonrpc": "2.0", "id": msg["id"],
-                     "error": {"code": -32602, "message": "bad"}}).encode()
+                return (
+                    200,
+                    {"Content-Type": "application/json"},
+                    json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": msg["id"],
+                            "error": {"code": -32602, "message": "bad"},
+                        }
+                    ).encode(),
+                )
             else:
                 result = {"content": [{"type": "text", "text": "Computed result: 1"}]}
         else:
             result = {}
         reply = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result})
         if self.sse:
-            note = json.dumps({"jsonrpc": "2.0", "method": "notifications/progress",
-                               "params": {"progressToken": 1, "progress": 1}})
+            note = json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/progress",
+                    "params": {"progressToken": 1, "progress": 1},
+                }
+            )
             other = json.dumps({"jsonrpc": "2.0", "id": "other", "result": {}})
-            payload = (f": comment\n\nevent: message\ndata: {note}\n\n"
-                       f"data: {other}\n\ndata: {reply}\n\n").encode()
+            payload = (
+                f": comment\n\nevent: message\ndata: {note}\n\ndata: {other}\n\ndata: {reply}\n\n"
+            ).encode()
             return 200, {"Content-Type": "text/event-stream", **extra}, payload
         return 200, {"Content-Type": "application/json", **extra}, reply.encode()
 
@@ -178,8 +214,9 @@ class RawMcpServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self._server = await self._loop.create_server(lambda: _Conn(self), "127.0.0.1", 0,
-                                                      ssl=self.tls)
+        self._server = await self._loop.create_server(
+            lambda: _Conn(self), "127.0.0.1", 0, ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._t0 = time.perf_counter()
         self._ready.set()
@@ -205,8 +242,7 @@ class RawMcpServer:
 
 
 def _spec(url: str, **kw: Any) -> LoadSpec:
-    base: dict[str, Any] = {"rate": 200.0, "duration_s": 2.0, "concurrency": 4,
-                            "timeout_s": 5.0}
+    base: dict[str, Any] = {"rate": 200.0, "duration_s": 2.0, "concurrency": 4, "timeout_s": 5.0}
     base.update(kw)
     return LoadSpec(url=url, **base)
 
@@ -216,8 +252,7 @@ def test_coordinated_omission_is_corrected() -> None:
     """500 ms freeze every 2 s at 200 rps over 10 connections: 25% of requests are
     delayed linearly 0..500 ms, so the true p90/p99/max are 300/480/500 ms."""
     with RawMcpServer(freeze_every_s=2.0, freeze_for_s=0.5) as srv:
-        result = run(_spec(srv.url, rate=200.0, duration_s=8.0, concurrency=10,
-                           timeout_s=10.0))
+        result = run(_spec(srv.url, rate=200.0, duration_s=8.0, concurrency=10, timeout_s=10.0))
     lat, svc = result.latency_ms, result.service_time_ms
     assert result.requests.failed == 0
     assert result.requests.ok == 1600
@@ -237,8 +272,9 @@ def test_sse_answers_with_notifications_and_chunked_bodies() -> None:
 
 def test_modern_headers_and_meta_are_sent() -> None:
     with RawMcpServer() as srv:
-        result = run(_spec(srv.url, rate=20.0, duration_s=0.5, tool="fast_compute",
-                           arguments={"input": 7}))
+        result = run(
+            _spec(srv.url, rate=20.0, duration_s=0.5, tool="fast_compute", arguments={"input": 7})
+        )
         seen = srv.seen_headers
     assert result.target.protocol_version == "2026-07-28"
     call = next(h for h in seen if '"tools/call"' in h["_body"])
@@ -318,15 +354,33 @@ def test_tls(tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     with RawMcpServer(tls=ctx) as srv:
-        result = run(_spec(srv.url, rate=100.0, duration_s=0.5,
-                           extra={"tls_ca_file": str(cert)}))
+        result = run(_spec(srv.url, rate=100.0, duration_s=0.5, extra={"tls_ca_file": str(cert)}))
         with pytest.raises(TargetError, match="CERTIFICATE_VERIFY_FAILED"):
             run(_spec(srv.url, rate=10.0, duration_s=0.2))
     assert result.requests.ok == 50
@@ -342,13 +396,27 @@ def test_warmup_is_sent_but_not_recorded() -> None:
     assert sum(row["sent"] for row in result.timeseries) == 100
 
 
-@pytest.mark.parametrize(("kw", "expected"), [
-    ({"pattern": "burst", "burst_size": 20, "burst_interval_s": 0.5, "duration_s": 1.0}, 40),
-    ({"pattern": "ramp", "rate": 50.0, "ramp_to": 150.0, "duration_s": 1.0}, 100),
-    ({"arrival": "poisson", "rate": 100.0, "duration_s": 1.0, "seed": 4}, None),
-    ({"extra": {"stages": [{"rate": 20, "duration_s": 0.5}, {"rate": 100, "duration_s": 0.5},
-                           {"rate": 20, "duration_s": 0.5}]}, "duration_s": 1.5}, 70),
-])
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"pattern": "burst", "burst_size": 20, "burst_interval_s": 0.5, "duration_s": 1.0}, 40),
+        ({"pattern": "ramp", "rate": 50.0, "ramp_to": 150.0, "duration_s": 1.0}, 100),
+        ({"arrival": "poisson", "rate": 100.0, "duration_s": 1.0, "seed": 4}, None),
+        (
+            {
+                "extra": {
+                    "stages": [
+                        {"rate": 20, "duration_s": 0.5},
+                        {"rate": 100, "duration_s": 0.5},
+                        {"rate": 20, "duration_s": 0.5},
+                    ]
+                },
+                "duration_s": 1.5,
+            },
+            70,
+        ),
+    ],
+)
 def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | None) -> None:
     from pytest_mcpperf.engine import schedule
     from pytest_mcpperf.engine.runner import build_plan
@@ -368,8 +436,7 @@ def test_arun_inside_the_callers_loop_with_progress() -> None:
 
     async def main() -> int:
         with RawMcpServer() as srv:
-            result = await arun(_spec(srv.url, rate=100.0, duration_s=2.2),
-                                progress=updates.append)
+            result = await arun(_spec(srv.url, rate=100.0, duration_s=2.2), progress=updates.append)
         return int(result.requests.ok)
 
     assert asyncio.run(main()) == 220

@@ -26,8 +26,13 @@ def leaky_cmd(kib: int) -> str:
 
 
 def mcpperf(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def report(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
@@ -37,8 +42,9 @@ def report(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
 
 
 def test_leak_detection_finds_a_server_that_keeps_50_kib_per_call() -> None:
-    proc = mcpperf("memory", "leak-detection", "--iterations", "1000", "--json",
-                   "--server-cmd", leaky_cmd(50))
+    proc = mcpperf(
+        "memory", "leak-detection", "--iterations", "1000", "--json", "--server-cmd", leaky_cmd(50)
+    )
     memory = report(proc)["memory"]
     assert isinstance(memory, dict)
     assert memory["verdict"] == "leak", memory
@@ -47,8 +53,9 @@ def test_leak_detection_finds_a_server_that_keeps_50_kib_per_call() -> None:
 
 
 def test_leak_detection_calls_the_same_server_without_the_leak_stable() -> None:
-    proc = mcpperf("memory", "leak-detection", "--iterations", "1000", "--json",
-                   "--server-cmd", leaky_cmd(0))
+    proc = mcpperf(
+        "memory", "leak-detection", "--iterations", "1000", "--json", "--server-cmd", leaky_cmd(0)
+    )
     assert report(proc)["memory"]["verdict"] == "stable"  # type: ignore[index]
     assert proc.returncode == 0
 
@@ -82,6 +89,15 @@ def test_a_url_without_a_pid_says_memory_cannot_be_measured() -> None:
 
 def test_a_url_with_its_pid_is_measured() -> None:
     with SpawnedServer(leaky_cmd(50)) as server:
-        proc = mcpperf("memory", "leak-detection", "--iterations", "600", "--json",
-                       "--server-url", server.url, "--server-pid", str(server.pid))
+        proc = mcpperf(
+            "memory",
+            "leak-detection",
+            "--iterations",
+            "600",
+            "--json",
+            "--server-url",
+            server.url,
+            "--server-pid",
+            str(server.pid),
+        )
     assert report(proc)["memory"]["verdict"] == "leak"  # type: ignore[index]

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-ITS_TESTS = '''
+ITS_TESTS = """
     import pytest
 
     from pytest_mcpperf.analysis.stress import ProbePolicy
@@ -36,14 +36,14 @@ ITS_TESTS = '''
         assert result.memory.samples == 5
         assert result.memory.verdict in ("stable", "moderate", "leak")
         assert result.requests.ok == 200
-'''
+"""
 
 
-def test_stress_and_memory_scenarios_with_the_shipped_fixtures(
-        pytester: pytest.Pytester) -> None:
+def test_stress_and_memory_scenarios_with_the_shipped_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_its_scenarios=ITS_TESTS)
-    result = pytester.runpytest_subprocess("--perf-report=json:r.json", "-p",
-                                           "no:cacheprovider", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "--perf-report=json:r.json", "-p", "no:cacheprovider", timeout=120
+    )
     result.assert_outcomes(passed=2)
     results = json.loads((pytester.path / "r.json").read_text())["results"]
     by_test = {r["nodeid"].rsplit("::", 1)[-1]: r for r in results}

@@ -44,7 +44,7 @@ ITS_SERVER = textwrap.dedent('''
                 stateless_http=True, json_response=True)
 ''')
 
-ITS_TESTS = textwrap.dedent('''
+ITS_TESTS = textwrap.dedent("""
     import os
     from pathlib import Path
 
@@ -70,7 +70,7 @@ ITS_TESTS = textwrap.dedent('''
         assert result.requests.ok > 0
         assert result.server.samples >= 2
         assert result.server.rss_mb.peak > 10
-''')
+""")
 
 
 @pytest.fixture
@@ -97,8 +97,12 @@ def _gone(pid: int) -> bool:
 
 def test_project_with_its_own_server_package(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess(
-        f"--mcp-server-cmd={_server_cmd()}", "--perf-report=json:r.json", "-p",
-        "no:cacheprovider", timeout=120)
+        f"--mcp-server-cmd={_server_cmd()}",
+        "--perf-report=json:r.json",
+        "-p",
+        "no:cacheprovider",
+        timeout=120,
+    )
     result.assert_outcomes(passed=2)
     pid = int((project.path / "server.pid").read_text())
     assert _gone(pid), f"server pid {pid} outlived the session"
@@ -110,8 +114,9 @@ def test_project_with_its_own_server_package(project: pytest.Pytester) -> None:
 
 def _its_servers(root: psutil.Process) -> list[psutil.Process]:
     try:
-        return [p for p in root.children(recursive=True)
-                if "its_server.py" in " ".join(p.cmdline())]
+        return [
+            p for p in root.children(recursive=True) if "its_server.py" in " ".join(p.cmdline())
+        ]
     except psutil.Error:
         return []
 
@@ -126,10 +131,24 @@ def test_ctrl_c_leaves_no_server_behind(project: pytest.Pytester) -> None:
     env = {**os.environ, "ITS_DURATION": "60"}
     # faulthandler_timeout: should the run outlive the Ctrl-C, it dumps where it was.
     inner = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o",
-         "faulthandler_timeout=15", f"--mcp-server-cmd={_server_cmd()}", "-k", "under_load"],
-        cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        preexec_fn=_default_sigint)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "faulthandler_timeout=15",
+            f"--mcp-server-cmd={_server_cmd()}",
+            "-k",
+            "under_load",
+        ],
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_default_sigint,
+    )
     servers: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 30

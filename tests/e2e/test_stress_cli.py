@@ -19,8 +19,13 @@ GRADES = ("EXCELLENT", "GOOD", "MODERATE", "POOR")
 
 
 def mcpperf(*argv: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def stress_of(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -30,8 +35,19 @@ def stress_of(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_memory_stress_40_x_100_mb_server_survives_and_recovers() -> None:
-    proc = mcpperf("stress", "memory", "--max-concurrent", "40", "--mb-per-request", "100",
-                   "--duration-seconds", "5", "--recovery-timeout-seconds", "40", "--json")
+    proc = mcpperf(
+        "stress",
+        "memory",
+        "--max-concurrent",
+        "40",
+        "--mb-per-request",
+        "100",
+        "--duration-seconds",
+        "5",
+        "--recovery-timeout-seconds",
+        "40",
+        "--json",
+    )
     stress = stress_of(proc)
     assert stress["server_alive"] is True
     assert stress["grade"] in GRADES
@@ -42,8 +58,20 @@ def test_memory_stress_40_x_100_mb_server_survives_and_recovers() -> None:
 
 
 def test_memory_stress_prints_the_seed_block() -> None:
-    proc = mcpperf("stress", "memory", "--max-concurrent", "4", "--mb-per-request", "10",
-                   "--duration-seconds", "2", "--baseline-intervals", "2", "--hold-intervals", "2")
+    proc = mcpperf(
+        "stress",
+        "memory",
+        "--max-concurrent",
+        "4",
+        "--mb-per-request",
+        "10",
+        "--duration-seconds",
+        "2",
+        "--baseline-intervals",
+        "2",
+        "--hold-intervals",
+        "2",
+    )
     out = proc.stdout
     assert "=== Comprehensive Stress Test Results ===" in out
     assert "Request Statistics:" in out
@@ -54,8 +82,17 @@ def test_memory_stress_prints_the_seed_block() -> None:
 
 
 def test_chaos_deliberate_faults_do_not_lower_reliability() -> None:
-    proc = mcpperf("stress", "chaos", "--max-concurrent", "10", "--error-rate-percent", "50",
-                   "--duration-seconds", "3", "--json")
+    proc = mcpperf(
+        "stress",
+        "chaos",
+        "--max-concurrent",
+        "10",
+        "--error-rate-percent",
+        "50",
+        "--duration-seconds",
+        "3",
+        "--json",
+    )
     stress = stress_of(proc)
     assert stress["deliberate"]["failed"] > 0
     assert stress["reliability_percent"] >= 95, stress["expected"]

@@ -73,8 +73,8 @@ class FakeProject:
 
     def run(self, *args: str) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", f"--mcp-server-cmd={self.server_cmd}", *args,
-            timeout=60)
+            "-p", "no:cacheprovider", f"--mcp-server-cmd={self.server_cmd}", *args, timeout=60
+        )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-SCENARIOS = '''
+SCENARIOS = """
     import pytest
     from pytest_mcpperf import assert_error_rate, assert_p99, assert_throughput
 
@@ -44,7 +44,7 @@ SCENARIOS = '''
 
     def test_not_a_load_test():
         pass
-'''
+"""
 
 
 def _results(path: Any) -> dict[str, dict[str, Any]]:
@@ -55,16 +55,19 @@ def _results(path: Any) -> dict[str, dict[str, Any]]:
 
 def test_bundled_server_end_to_end(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SCENARIOS)
-    result = pytester.runpytest_subprocess("-m", "load", "--perf-report=json:r.json",
-                                           "-p", "no:cacheprovider", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-m", "load", "--perf-report=json:r.json", "-p", "no:cacheprovider", timeout=120
+    )
     result.assert_outcomes(passed=1, failed=1, errors=1, deselected=1)
-    result.stdout.fnmatch_lines_random([
-        "*threshold 'p50<0.001ms' failed: p50 latency was * ms, the limit is < 0.001 ms "
-        "(from marker load thresholds 'p50<0.001ms').",
-        "*unknown keyword rat=150 from marker load*",
-        "*::test_passes * passed*valid",
-        "*::test_impossible * failed*valid",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*threshold 'p50<0.001ms' failed: p50 latency was * ms, the limit is < 0.001 ms "
+            "(from marker load thresholds 'p50<0.001ms').",
+            "*unknown keyword rat=150 from marker load*",
+            "*::test_passes * passed*valid",
+            "*::test_impossible * failed*valid",
+        ]
+    )
     results = _results(pytester.path / "r.json")
     assert set(results) == {"test_passes", "test_impossible"}
     passed = results["test_passes"]
@@ -81,7 +84,7 @@ def test_bundled_server_end_to_end(pytester: pytest.Pytester) -> None:
 
 
 def test_xdist_two_workers_two_servers_one_report(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+    pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=100, duration=1, arguments={"input": 2},
@@ -93,9 +96,10 @@ def test_xdist_two_workers_two_servers_one_report(pytester: pytest.Pytester) -> 
                           thresholds=["error_rate<1%"])
         def test_two(perf_client):
             perf_client.run()
-    ''')
-    result = pytester.runpytest_subprocess("-n", "2", "-m", "load", "--perf-report=json:r.json",
-                                           "-p", "no:cacheprovider", timeout=120)
+    """)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-m", "load", "--perf-report=json:r.json", "-p", "no:cacheprovider", timeout=120
+    )
     result.assert_outcomes(passed=2)
     results = _results(pytester.path / "r.json")
     assert set(results) == {"test_one", "test_two"}
@@ -144,9 +148,13 @@ def _startup_seconds(pytester: pytest.Pytester, attempt: int) -> float:
     stamp = pytester.path / f"first-{attempt}.txt"
     cmd = f"{sys.executable} first_request.py {{port}} {stamp}"
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           f"--mcp-server-cmd={cmd}"], cwd=pytester.path, capture_output=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--mcp-server-cmd={cmd}"],
+        cwd=pytester.path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
     return float(stamp.read_text()) - started
 
@@ -154,13 +162,13 @@ def _startup_seconds(pytester: pytest.Pytester, attempt: int) -> float:
 def test_startup_to_first_request_under_two_seconds(pytester: pytest.Pytester) -> None:
     """From `python -m pytest` starting to the bundled server seeing its first request."""
     (pytester.path / "first_request.py").write_text(FIRST_REQUEST)
-    pytester.makepyfile('''
+    pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=50, duration=1, arguments={"input": 1})
         def test_first(perf_client):
             perf_client.run()
-    ''')
+    """)
     figures = []
     for attempt in range(3):  # a shared machine: the best of three is the figure
         figures.append(_startup_seconds(pytester, attempt))

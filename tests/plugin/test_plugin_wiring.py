@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from conftest import FakeProject
 
-LOAD_TESTS = '''
+LOAD_TESTS = """
     import pytest
     from pytest_mcpperf import assert_throughput
 
@@ -29,21 +29,23 @@ LOAD_TESTS = '''
 
     def test_plain():
         pass
-'''
+"""
 
 
 def test_passing_load_test_summary_and_header(fake_project: FakeProject) -> None:
     fake_project.pytester.makepyfile(LOAD_TESTS)
     result = fake_project.run("-v")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines([
-        "mcpperf: target server-cmd *, duration per marker, processes 1, report off",
-        "*= mcpperf load results =*",
-        "test*rps*p50 ms*p99 ms*errors*server rss MB*outcome*verdict",
-        "test_passing_load_test_summary_and_header.py::test_fast*100.0*1.00*2.00*0 (0.00%)*"
-        "passed*valid",
-        "test_passing_load_test_summary_and_header.py::test_slow*50.0*passed*valid",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "mcpperf: target server-cmd *, duration per marker, processes 1, report off",
+            "*= mcpperf load results =*",
+            "test*rps*p50 ms*p99 ms*errors*server rss MB*outcome*verdict",
+            "test_passing_load_test_summary_and_header.py::test_fast*100.0*1.00*2.00*0 (0.00%)*"
+            "passed*valid",
+            "test_passing_load_test_summary_and_header.py::test_slow*50.0*passed*valid",
+        ]
+    )
 
 
 def test_m_load_selects_exactly_the_load_tests(fake_project: FakeProject) -> None:
@@ -53,26 +55,28 @@ def test_m_load_selects_exactly_the_load_tests(fake_project: FakeProject) -> Non
 
 
 def test_impossible_threshold_fails_with_a_message_naming_it(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=100, duration=1, thresholds=["p99<1ms", "error_rate<1%"])
         def test_too_strict(perf_client):
             perf_client.run()
-    ''')
+    """)
     result = fake_project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*threshold 'p99<1ms' failed: p99 latency was 2 ms, the limit is < 1 ms (from marker "
-        "load thresholds 'p99<1ms').",
-        "*To change it: less load through the load marker's rate= or concurrency= keywords*",
-        "*test_too_strict*2.0*failed*valid",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*threshold 'p99<1ms' failed: p99 latency was 2 ms, the limit is < 1 ms (from marker "
+            "load thresholds 'p99<1ms').",
+            "*To change it: less load through the load marker's rate= or concurrency= keywords*",
+            "*test_too_strict*2.0*failed*valid",
+        ]
+    )
     result.stdout.no_fnmatch_line("*error_rate<1%' failed*")
 
 
 def test_bad_marker_keyword_fails_only_that_test(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=100, duraton=1)
@@ -86,30 +90,33 @@ def test_bad_marker_keyword_fails_only_that_test(fake_project: FakeProject) -> N
         @pytest.mark.load(rate=100, duration=1)
         def test_fine(perf_client):
             perf_client.run()
-    ''')
+    """)
     result = fake_project.run()
     result.assert_outcomes(passed=1, errors=2)
-    result.stdout.fnmatch_lines([
-        "*unknown keyword duraton=1 from marker load: the load marker takes pattern, rate, "
-        "duration, *; fix the spelling or remove it",
-        "*invalid rate 'lots' from marker load: expected a number greater than 0, e.g. 10",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*unknown keyword duraton=1 from marker load: the load marker takes pattern, rate, "
+            "duration, *; fix the spelling or remove it",
+            "*invalid rate 'lots' from marker load: expected a number greater than 0, e.g. 10",
+        ]
+    )
     # the message alone: no chained "During handling of the above exception" repeat
     result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
 def test_bad_override_names_run(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=100, duration=1)
         def test_override(perf_client):
             perf_client.run(concurrency=0)
-    ''')
+    """)
     result = fake_project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*invalid concurrency 0 from perf_client.run(): expected a "
-                                 "whole number >= 1*"])
+    result.stdout.fnmatch_lines(
+        ["*invalid concurrency 0 from perf_client.run(): expected a whole number >= 1*"]
+    )
 
 
 def test_report_holds_every_result(fake_project: FakeProject) -> None:
@@ -129,7 +136,8 @@ def test_report_holds_every_result(fake_project: FakeProject) -> None:
     assert fast["requests"]["ok"] == 50
     assert fast["criteria"] == [
         {"name": "p99<100ms", "op": "<", "limit": 100.0, "value": 2.0, "passed": True},
-        {"name": "error_rate<1%", "op": "<", "limit": 1.0, "value": 0.0, "passed": True}]
+        {"name": "error_rate<1%", "op": "<", "limit": 1.0, "value": 0.0, "passed": True},
+    ]
     assert fast["server"]["rss_mb"]["peak"] > 1  # sampled from the fake server's pid
     assert by_test["test_slow"]["outcome"] == "failed"
 
@@ -152,7 +160,7 @@ def test_xdist_one_report_and_a_server_per_worker(fake_project: FakeProject) -> 
 
 
 def test_async_test_uses_arun(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.asyncio
@@ -160,12 +168,12 @@ def test_async_test_uses_arun(fake_project: FakeProject) -> None:
         async def test_async(perf_client):
             result = await perf_client.arun(rate=40)
             assert result.requests.ok == 40
-    ''')
+    """)
     fake_project.run().assert_outcomes(passed=1)
 
 
 def test_server_that_exits_at_once_fails_fast_with_its_output(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+    pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(duration=1)
@@ -175,24 +183,27 @@ def test_server_that_exits_at_once_fails_fast_with_its_output(pytester: pytest.P
         @pytest.mark.load(duration=1)
         def test_b(perf_client):
             perf_client.run()
-    ''')
+    """)
     crash = pytester.path / "crash.py"
     crash.write_text("import sys\nprint('boom: no config file')\nsys.exit(3)\n")
     started = time.monotonic()
-    result = pytester.runpytest_subprocess(f"--mcp-server-cmd={sys.executable} {crash} {{port}}",
-                                           timeout=60)
+    result = pytester.runpytest_subprocess(
+        f"--mcp-server-cmd={sys.executable} {crash} {{port}}", timeout=60
+    )
     assert time.monotonic() - started < 15
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines([
-        "*server command '*python* *crash.py *' exited with status 3 before it accepted "
-        "connections.",
-        "*--- server output (last lines) ---",
-        "*boom: no config file",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*server command '*python* *crash.py *' exited with status 3 before it accepted "
+            "connections.",
+            "*--- server output (last lines) ---",
+            "*boom: no config file",
+        ]
+    )
 
 
 def test_server_dying_mid_session_is_reported(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import os, signal, time
         import pytest
 
@@ -201,15 +212,19 @@ def test_server_dying_mid_session_is_reported(fake_project: FakeProject) -> None
             os.kill(mcp_server.pid, signal.SIGKILL)
             time.sleep(0.2)
             perf_client.run()
-    ''')
+    """)
     result = fake_project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*the MCP server (pid *) exited with status -9 during the "
-                                 "session.", "*fake server listening*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*the MCP server (pid *) exited with status -9 during the session.",
+            "*fake server listening*",
+        ]
+    )
 
 
 def test_server_monitor_samples_the_server(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import time
 
         def test_monitor(server_monitor, mcp_server):
@@ -218,17 +233,18 @@ def test_server_monitor_samples_the_server(fake_project: FakeProject) -> None:
             summary = server_monitor.stop()
             assert summary["samples"] >= 2
             assert summary["rss_mb"]["peak"] > 1
-    ''')
+    """)
     fake_project.run().assert_outcomes(passed=1)
 
 
 def test_unreachable_url_is_a_clear_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+    pytester.makepyfile("""
         def test_a(mcp_server):
             pass
-    ''')
-    result = pytester.runpytest_subprocess("--mcp-url=http://127.0.0.1:9/mcp",
-                                           "--mcp-startup-timeout=0.5", timeout=60)
+    """)
+    result = pytester.runpytest_subprocess(
+        "--mcp-url=http://127.0.0.1:9/mcp", "--mcp-startup-timeout=0.5", timeout=60
+    )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot reach the MCP server at http://127.0.0.1:9/mcp*"])
 
@@ -236,37 +252,50 @@ def test_unreachable_url_is_a_clear_error(pytester: pytest.Pytester) -> None:
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--perf-duration=soon", timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*argument --perf-duration: invalid --perf-duration 'soon': "
-                                 "expected a number greater than 0*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*argument --perf-duration: invalid --perf-duration 'soon': "
+            "expected a number greater than 0*"
+        ]
+    )
 
 
 def test_env_and_ini_twins(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeini("[pytest]\nperf_processes = 3\nperf_report = json:from-ini.json\n")
     monkeypatch.setenv("MCPPERF_DURATION", "2.5")
     result = pytester.runpytest_subprocess("--co", timeout=60)
-    result.stdout.fnmatch_lines(["mcpperf: target bundled server, duration 2.5s "
-                                 "(--perf-duration), processes 3, report json:from-ini.json"])
+    result.stdout.fnmatch_lines(
+        [
+            "mcpperf: target bundled server, duration 2.5s "
+            "(--perf-duration), processes 3, report json:from-ini.json"
+        ]
+    )
 
 
-def test_report_path_is_relative_to_the_invocation_dir(fake_project: FakeProject,
-                                                      tmp_path: Path) -> None:
+def test_report_path_is_relative_to_the_invocation_dir(
+    fake_project: FakeProject, tmp_path: Path
+) -> None:
     fake_project.pytester.makepyfile(LOAD_TESTS)
     fake_project.run("-m", "load", "--perf-report=json")
     assert (fake_project.pytester.path / "mcpperf-report.json").exists()
 
 
 def test_progress_lines_with_verbose(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=10, duration=12)
         def test_long(perf_client):
             perf_client.run()
-    ''')
+    """)
     result = fake_project.run("-v")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["mcpperf test_long: 5s, sent 50, ok 50, failed 0, 10 rps",
-                                 "mcpperf test_long: 10s, sent 100, ok 100, failed 0, 10 rps"])
+    result.stdout.fnmatch_lines(
+        [
+            "mcpperf test_long: 5s, sent 50, ok 50, failed 0, 10 rps",
+            "mcpperf test_long: 10s, sent 100, ok 100, failed 0, 10 rps",
+        ]
+    )
     assert "mcpperf test_long: 1" not in fake_project.run().stdout.str()
 
 
@@ -281,7 +310,7 @@ def test_junitxml_gets_the_result_as_json_property(fake_project: FakeProject) ->
 def test_url_target_has_no_pid_and_no_monitor(fake_project: FakeProject) -> None:
     from pytest_mcpperf.target import SpawnedServer
 
-    fake_project.pytester.makepyfile('''
+    fake_project.pytester.makepyfile("""
         import pytest
 
         @pytest.mark.load(rate=10, duration=1)
@@ -293,12 +322,17 @@ def test_url_target_has_no_pid_and_no_monitor(fake_project: FakeProject) -> None
 
         def test_monitor(server_monitor):
             pass
-    ''')
+    """)
     cmd = fake_project.server_cmd.split()
     with SpawnedServer(cmd) as server:
         result = fake_project.pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", f"--mcp-url={server.url}", timeout=60)
+            "-p", "no:cacheprovider", f"--mcp-url={server.url}", timeout=60
+        )
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*server_monitor needs the server's process, but http://127.0.0.1:"
-                                 "*/mcp was given as a URL; let the plugin spawn it with "
-                                 "--mcp-server-cmd*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*server_monitor needs the server's process, but http://127.0.0.1:"
+            "*/mcp was given as a URL; let the plugin spawn it with "
+            "--mcp-server-cmd*"
+        ]
+    )

@@ -26,28 +26,38 @@ MODERN = "2026-07-28"
 READY = re.compile(r"mcpperf-server listening on (http://\S+/mcp) \(pid (\d+)")
 
 
-def modern_body(method: str, params: dict[str, Any] | None = None,
-                msg_id: Any = 1) -> dict[str, Any]:
+def modern_body(
+    method: str, params: dict[str, Any] | None = None, msg_id: Any = 1
+) -> dict[str, Any]:
     params = dict(params or {})
-    params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
-                       "io.modelcontextprotocol/clientCapabilities": {},
-                       **params.get("_meta", {})}
+    params["_meta"] = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        **params.get("_meta", {}),
+    }
     return {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}
 
 
 def modern_headers(method: str, name: str | None = None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "MCP-Protocol-Version": MODERN,
-               "Accept": "application/json, text/event-stream", "Mcp-Method": method}
+    headers = {
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": MODERN,
+        "Accept": "application/json, text/event-stream",
+        "Mcp-Method": method,
+    }
     if name is not None:
         headers["Mcp-Name"] = name
     return headers
 
 
-def call(tool: str, arguments: dict[str, Any],
-         msg_id: Any = 1) -> tuple[dict[str, Any], dict[str, str]]:
+def call(
+    tool: str, arguments: dict[str, Any], msg_id: Any = 1
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A 2026-07-28 tools/call: (json body, headers)."""
-    return (modern_body("tools/call", {"name": tool, "arguments": arguments}, msg_id),
-            modern_headers("tools/call", tool))
+    return (
+        modern_body("tools/call", {"name": tool, "arguments": arguments}, msg_id),
+        modern_headers("tools/call", tool),
+    )
 
 
 @dataclass
@@ -59,28 +69,44 @@ class Legacy:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Content-Type": "application/json", "Mcp-Session-Id": self.sid,
-                "MCP-Protocol-Version": "2025-11-25",
-                "Accept": "application/json, text/event-stream"}
+        return {
+            "Content-Type": "application/json",
+            "Mcp-Session-Id": self.sid,
+            "MCP-Protocol-Version": "2025-11-25",
+            "Accept": "application/json, text/event-stream",
+        }
 
-    async def request(self, method: str, params: dict[str, Any] | None = None,
-                      msg_id: Any = 1) -> Any:
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, msg_id: Any = 1
+    ) -> Any:
         body = {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params or {}}
         return await self.client.post("/mcp", json=body, headers=self.headers)
 
 
 async def open_session(client: Client) -> Legacy:
-    body = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "0"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
     resp = await client.post("/mcp", json=body)
     assert resp.status_code == 200, await resp.get_data()
     return Legacy(client, resp.headers["Mcp-Session-Id"])
 
 
 def small_config(**overrides: Any) -> ServerConfig:
-    base: dict[str, Any] = {"memory_budget_mb": 64, "max_alloc_mb": 32, "max_sessions": 50,
-                            "max_body_bytes": 1 << 20, "session_idle_timeout_s": 60.0}
+    base: dict[str, Any] = {
+        "memory_budget_mb": 64,
+        "max_alloc_mb": 32,
+        "max_sessions": 50,
+        "max_body_bytes": 1 << 20,
+        "session_idle_timeout_s": 60.0,
+    }
     base.update(overrides)
     return ServerConfig(**base)
 
@@ -115,14 +141,18 @@ class RunningServer:
         return int(self.url.rsplit(":", 1)[1].split("/")[0])
 
 
-def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 20) -> RunningServer:
+def start_server(
+    tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 20
+) -> RunningServer:
     """Spawn `python -m mcpperf_server` on a free port; wait for its readiness line."""
     log = tmp / f"server-{time.monotonic_ns()}.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "mcpperf_server", "--bind-address",
-                                 "127.0.0.1:0", *args], stdout=sink, stderr=sink,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcpperf_server", "--bind-address", "127.0.0.1:0", *args],
+            stdout=sink,
+            stderr=sink,
+            env={**os.environ, **(env or {})},
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = READY.search(log.read_text(errors="replace"))
@@ -149,7 +179,14 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = 10) -> int:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real server for the socket-level tests of this run."""
-    server = start_server(tmp_path_factory.mktemp("srv"), "--memory-budget-mb", "256",
-                          "--max-sessions", "5000", "--session-idle-timeout", "30")
+    server = start_server(
+        tmp_path_factory.mktemp("srv"),
+        "--memory-budget-mb",
+        "256",
+        "--max-sessions",
+        "5000",
+        "--session-idle-timeout",
+        "30",
+    )
     yield server
     stop_server(server.proc)

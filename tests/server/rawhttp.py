@@ -8,11 +8,14 @@ import json
 from typing import Any
 
 
-def request_bytes(port: int, body: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> bytes:
+def request_bytes(port: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> bytes:
     data = json.dumps(body).encode()
-    lines = ["POST /mcp HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(data)}"]
+    lines = [
+        "POST /mcp HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(data)}",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items() if k.lower() != "content-type"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 

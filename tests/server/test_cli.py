@@ -25,19 +25,24 @@ def fast_compute_ok(url: str) -> bool:
     return reply.status_code == 200 and "Computed result" in reply.text
 
 
-@pytest.mark.parametrize(("sig", "asgi"), [(signal.SIGTERM, "uvicorn"),
-                                           (signal.SIGINT, "uvicorn"),
-                                           (signal.SIGTERM, "hypercorn")])
-def test_graceful_shutdown_with_open_stream(tmp_path: Path, sig: signal.Signals,
-                                            asgi: str) -> None:
+@pytest.mark.parametrize(
+    ("sig", "asgi"),
+    [(signal.SIGTERM, "uvicorn"), (signal.SIGINT, "uvicorn"), (signal.SIGTERM, "hypercorn")],
+)
+def test_graceful_shutdown_with_open_stream(tmp_path: Path, sig: signal.Signals, asgi: str) -> None:
     server = start_server(tmp_path, "--asgi-server", asgi)
     assert fast_compute_ok(server.url)
     lines: list[str] = []
     body = modern_body("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
 
     def listen() -> None:
-        with httpx.stream("POST", server.url, json=body, timeout=10,
-                          headers=modern_headers("subscriptions/listen")) as stream:
+        with httpx.stream(
+            "POST",
+            server.url,
+            json=body,
+            timeout=10,
+            headers=modern_headers("subscriptions/listen"),
+        ) as stream:
             lines.extend(line for line in stream.iter_lines() if line.startswith("data: "))
 
     reader = threading.Thread(target=listen)
@@ -76,8 +81,11 @@ def test_log_level_from_env(tmp_path: Path) -> None:
 def test_non_loopback_bind_warns(tmp_path: Path) -> None:
     log = tmp_path / "wide.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "mcpperf_server", "--bind-address",
-                                 "0.0.0.0:0"], stdout=sink, stderr=sink)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcpperf_server", "--bind-address", "0.0.0.0:0"],
+            stdout=sink,
+            stderr=sink,
+        )
     try:
         deadline = time.monotonic() + 15
         while not READY.search(log.read_text()) and time.monotonic() < deadline:
@@ -88,15 +96,21 @@ def test_non_loopback_bind_warns(tmp_path: Path) -> None:
 
 
 def test_mcpperf_server_command_and_bad_flags(tmp_path: Path) -> None:
-    bad = subprocess.run([sys.executable, "-m", "pytest_mcpperf.cli", "server",
-                          "--bind-address", "nowhere"], capture_output=True, text=True,
-                         timeout=30)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pytest_mcpperf.cli", "server", "--bind-address", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert bad.returncode == 2
     assert "HOST:PORT" in bad.stderr
     log = tmp_path / "cmd.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pytest_mcpperf.cli", "server",
-                                 "--bind-address", "127.0.0.1:0"], stdout=sink, stderr=sink)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest_mcpperf.cli", "server", "--bind-address", "127.0.0.1:0"],
+            stdout=sink,
+            stderr=sink,
+        )
     try:
         deadline = time.monotonic() + 15
         while not (found := READY.search(log.read_text())) and time.monotonic() < deadline:

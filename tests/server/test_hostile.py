@@ -41,25 +41,27 @@ async def post_raw(client: Client, data: bytes, headers: dict[str, str] | None =
     return await client.post("/mcp", data=data, headers=headers or JSON_HEADERS)
 
 
-@pytest.mark.parametrize(("data", "status", "code"), [
-    (b'{"jsonrpc": "2.0", "id": 1, "method": ', 400, -32700),           # malformed JSON
-    (b"\xff\xfe{not utf8}", 400, -32700),                                # invalid UTF-8
-    (b'{"jsonrpc":"2.0","id":1,"method":"ping","x":"\xc3\x28"}', 400, -32700),
-    (b"[" * 100_000 + b"]" * 100_000, 400, -32700),                     # deeply nested
-    (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400, -32700),
-    (b'{"jsonrpc":"2.0","id":' + b"9" * 5000 + b',"method":"ping"}', 400, -32700),
-    (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', 400, -32600),      # batch
-    (b"[]", 400, -32600),
-    (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', 400, -32600),      # null id
-    (b'{"jsonrpc":"2.0","id":true,"method":"ping"}', 400, -32600),
-    (b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', 400, -32600),
-    (b'{"jsonrpc":"1.0","id":1,"method":"ping"}', 400, -32600),
-    (b'{"jsonrpc":"2.0","id":1,"method":7}', 400, -32600),
-    (b'"just a string"', 400, -32600),
-    (b"", 400, -32700),
-])
-async def test_malformed_bodies(app_client: Client, data: bytes, status: int,
-                                code: int) -> None:
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        (b'{"jsonrpc": "2.0", "id": 1, "method": ', 400, -32700),  # malformed JSON
+        (b"\xff\xfe{not utf8}", 400, -32700),  # invalid UTF-8
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping","x":"\xc3\x28"}', 400, -32700),
+        (b"[" * 100_000 + b"]" * 100_000, 400, -32700),  # deeply nested
+        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400, -32700),
+        (b'{"jsonrpc":"2.0","id":' + b"9" * 5000 + b',"method":"ping"}', 400, -32700),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', 400, -32600),  # batch
+        (b"[]", 400, -32600),
+        (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', 400, -32600),  # null id
+        (b'{"jsonrpc":"2.0","id":true,"method":"ping"}', 400, -32600),
+        (b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', 400, -32600),
+        (b'{"jsonrpc":"1.0","id":1,"method":"ping"}', 400, -32600),
+        (b'{"jsonrpc":"2.0","id":1,"method":7}', 400, -32600),
+        (b'"just a string"', 400, -32600),
+        (b"", 400, -32700),
+    ],
+)
+async def test_malformed_bodies(app_client: Client, data: bytes, status: int, code: int) -> None:
     resp = await post_raw(app_client, data)
     body = await rpc(resp)
     assert (resp.status_code, body["error"]["code"]) == (status, code)
@@ -69,8 +71,9 @@ async def test_malformed_bodies(app_client: Client, data: bytes, status: int,
 
 async def test_unknown_methods(app_client: Client) -> None:
     for method in ("tools/explode", "initialize/again", "../../etc/passwd", "x" * 10_000):
-        resp = await app_client.post("/mcp", json=modern_body(method),
-                                     headers=modern_headers(method[:200]))
+        resp = await app_client.post(
+            "/mcp", json=modern_body(method), headers=modern_headers(method[:200])
+        )
         assert resp.status_code in (400, 404)
     s = await open_session(app_client)
     assert (await rpc(await s.request("resources/list")))["error"]["code"] == -32601
@@ -95,31 +98,36 @@ async def test_sessions_missing_unknown_expired() -> None:
 async def test_bad_version_headers(app_client: Client, version: str) -> None:
     s = await open_session(app_client)
     headers = s.headers | {"MCP-Protocol-Version": version}
-    resp = await app_client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                                 headers=headers)
+    resp = await app_client.post(
+        "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers
+    )
     assert resp.status_code == 400
     assert (await rpc(resp))["error"]["code"] == -32022
 
 
-@pytest.mark.parametrize(("tool", "args"), [
-    ("memory_allocate", {"mb_size": 10**9}),          # memory bomb
-    ("memory_allocate", {"mb_size": -1}),
-    ("cpu_intensive", {"size": 10**12}),              # CPU bomb
-    ("async_io", {"delay_ms": 10**10}),               # sleep bomb
-    ("fast_compute", {"input": 2**200}),              # huge integer
-    ("fast_compute", {"input": "21"}),                # wrong types
-    ("fast_compute", {"input": True}),
-    ("fast_compute", {"input": 1.5}),
-    ("fast_compute", {"input": [1]}),
-    ("fast_compute", {}),
-    ("session_counter", {"increment": 1, "counter_id": 5}),
-    ("session_counter", {"increment": 1, "counter_id": "x" * 10_000}),
-    ("error_simulation", {"error_type": "meltdown"}),
-    ("error_simulation", {"error_type": "timeout", "timeout_ms": 10**9}),
-    ("no_such_tool", {}),
-])
-async def test_bombs_and_bad_arguments_are_invalid_params(app_client: Client, tool: str,
-                                                          args: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("memory_allocate", {"mb_size": 10**9}),  # memory bomb
+        ("memory_allocate", {"mb_size": -1}),
+        ("cpu_intensive", {"size": 10**12}),  # CPU bomb
+        ("async_io", {"delay_ms": 10**10}),  # sleep bomb
+        ("fast_compute", {"input": 2**200}),  # huge integer
+        ("fast_compute", {"input": "21"}),  # wrong types
+        ("fast_compute", {"input": True}),
+        ("fast_compute", {"input": 1.5}),
+        ("fast_compute", {"input": [1]}),
+        ("fast_compute", {}),
+        ("session_counter", {"increment": 1, "counter_id": 5}),
+        ("session_counter", {"increment": 1, "counter_id": "x" * 10_000}),
+        ("error_simulation", {"error_type": "meltdown"}),
+        ("error_simulation", {"error_type": "timeout", "timeout_ms": 10**9}),
+        ("no_such_tool", {}),
+    ],
+)
+async def test_bombs_and_bad_arguments_are_invalid_params(
+    app_client: Client, tool: str, args: dict[str, Any]
+) -> None:
     body, headers = call(tool, args)
     start = time.monotonic()
     resp = await app_client.post("/mcp", json=body, headers=headers)
@@ -133,15 +141,17 @@ async def test_bombs_and_bad_arguments_are_invalid_params(app_client: Client, to
 async def test_arguments_not_an_object(app_client: Client) -> None:
     body, headers = call("fast_compute", {})
     body["params"]["arguments"] = [1, 2]
-    assert (await rpc(await app_client.post("/mcp", json=body, headers=headers)))[
-        "error"]["code"] == -32602
+    assert (await rpc(await app_client.post("/mcp", json=body, headers=headers)))["error"][
+        "code"
+    ] == -32602
 
 
 async def test_cpu_pool_cap_refuses_promptly() -> None:
     async with client_for(small_config(max_cpu_queue=2, cpu_workers=1)) as client:
         body, headers = call("cpu_intensive", {"size": 300})
-        replies = await asyncio.gather(*[client.post("/mcp", json=body, headers=headers)
-                                         for _ in range(8)])
+        replies = await asyncio.gather(
+            *[client.post("/mcp", json=body, headers=headers) for _ in range(8)]
+        )
         statuses = sorted(r.status_code for r in replies)
         assert statuses.count(200) >= 2
         assert 503 in statuses
@@ -155,9 +165,16 @@ async def test_session_cap_then_recovery_after_expiry() -> None:
     async with client_for(small_config(max_sessions=20, session_idle_timeout_s=0.2)) as client:
         for _ in range(20):
             await open_session(client)
-        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "t", "version": "0"}}}
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            },
+        }
         refused = await client.post("/mcp", json=body)
         assert refused.status_code == 503
         assert "Retry-After" in refused.headers
@@ -168,10 +185,13 @@ async def test_session_cap_then_recovery_after_expiry() -> None:
 
 async def test_origin_and_host_checks(app_client: Client) -> None:
     body, headers = call("fast_compute", {"input": 1})
-    evil = await app_client.post("/mcp", json=body, headers=headers | {"Origin": "http://evil.example"})
+    evil = await app_client.post(
+        "/mcp", json=body, headers=headers | {"Origin": "http://evil.example"}
+    )
     assert evil.status_code == 403
-    ok = await app_client.post("/mcp", json=body,
-                               headers=headers | {"Origin": "http://localhost:3000"})
+    ok = await app_client.post(
+        "/mcp", json=body, headers=headers | {"Origin": "http://localhost:3000"}
+    )
     assert ok.status_code == 200
     rebound = await app_client.post("/mcp", json=body, headers=headers | {"Host": "evil.example"})
     assert rebound.status_code == 421
@@ -186,8 +206,9 @@ async def test_error_simulation_overload_is_503(app_client: Client) -> None:
 
 
 # -- real sockets ------------------------------------------------------------------------
-def _post(url: str, body: dict[str, Any], headers: dict[str, str],
-          timeout: float = 10) -> httpx.Response:
+def _post(
+    url: str, body: dict[str, Any], headers: dict[str, str], timeout: float = 10
+) -> httpx.Response:
     with httpx.Client(timeout=timeout) as client:
         return client.post(url, content=json.dumps(body), headers=headers)
 
@@ -228,15 +249,17 @@ async def test_40_concurrent_200mb_allocations(live_server: RunningServer) -> No
     body, headers = call("memory_allocate", {"mb_size": 200})
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=40)) as c:
-        replies = await asyncio.gather(*[c.post(live_server.url, json=body, headers=headers)
-                                         for _ in range(40)])
+        replies = await asyncio.gather(
+            *[c.post(live_server.url, json=body, headers=headers) for _ in range(40)]
+        )
     assert time.monotonic() - start < 15
     statuses = [r.status_code for r in replies]
     assert set(statuses) <= {200, 503}
     assert statuses.count(200) >= 1
     assert statuses.count(503) >= 30
-    assert all("memory budget" in r.json()["error"]["message"]
-               for r in replies if r.status_code == 503)
+    assert all(
+        "memory budget" in r.json()["error"]["message"] for r in replies if r.status_code == 503
+    )
     stats = _post(live_server.url, *call("perf_stats", {})).json()["result"]
     out = stats["structuredContent"]["output"]
     assert out["memory_budget_mb"]["in_use"] == 0
@@ -245,9 +268,16 @@ async def test_40_concurrent_200mb_allocations(live_server: RunningServer) -> No
 
 @pytest.mark.e2e
 async def test_thousands_of_abandoned_sessions(live_server: RunningServer) -> None:
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "abandon", "version": "0"}}}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "abandon", "version": "0"},
+        },
+    }
     statuses = await hammer(live_server.port, request_bytes(live_server.port, init), 3000)
     assert statuses.count(200) == 3000
     stats = _post(live_server.url, *call("perf_stats", {})).json()["result"]
@@ -313,12 +343,12 @@ async def test_modern_closed_stream_cancels_the_work(live_server: RunningServer)
     assert in_flight() == 1
 
 
-
 async def test_in_flight_cap_refuses_promptly() -> None:
     async with client_for(small_config(max_in_flight=3)) as client:
         body, headers = call("async_io", {"delay_ms": 300})
-        replies = await asyncio.gather(*[client.post("/mcp", json=body, headers=headers)
-                                         for _ in range(6)])
+        replies = await asyncio.gather(
+            *[client.post("/mcp", json=body, headers=headers) for _ in range(6)]
+        )
         statuses = sorted(r.status_code for r in replies)
         assert statuses == [200, 200, 200, 503, 503, 503]
         refused = next(r for r in replies if r.status_code == 503)
@@ -334,7 +364,7 @@ async def test_body_arriving_in_pieces_is_read_whole(live_server: RunningServer)
     async def pieces() -> Any:
         for i in range(0, len(data), 16):
             await asyncio.sleep(0.005)
-            yield data[i:i + 16]
+            yield data[i : i + 16]
 
     async with httpx.AsyncClient(timeout=5) as client:
         resp = await client.post(live_server.url, content=pieces(), headers=headers)

@@ -15,15 +15,23 @@ from .rawhttp import hammer, read_response, request_bytes
 
 IDLE_S = 6.0
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "memory-test", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "memory-test", "version": "0"},
+    },
+}
 
 
 def active_sessions(port: int) -> int:
     statuses_body = asyncio.run(_perf_stats(port))
-    return int(json.loads(statuses_body)["result"]["structuredContent"]["output"]
-               ["active_sessions"])
+    return int(
+        json.loads(statuses_body)["result"]["structuredContent"]["output"]["active_sessions"]
+    )
 
 
 async def _perf_stats(port: int) -> bytes:
@@ -54,8 +62,9 @@ def wait_expired(port: int, timeout: float = 20) -> None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_rss_returns_after_10000_sessions_expire(tmp_path: Path) -> None:
-    server = start_server(tmp_path, "--session-idle-timeout", str(IDLE_S),
-                          "--max-sessions", "20000")
+    server = start_server(
+        tmp_path, "--session-idle-timeout", str(IDLE_S), "--max-sessions", "20000"
+    )
     try:
         proc = psutil.Process(server.pid)
         payload = request_bytes(server.port, INIT)
@@ -71,9 +80,11 @@ def test_rss_returns_after_10000_sessions_expire(tmp_path: Path) -> None:
         wait_expired(server.port)
         time.sleep(0.3)
         after = rss_mib(proc)
-        print(f"\nRSS idle {idle:.1f} MiB; {live} live sessions {peak:.1f} MiB; after expiry "
-              f"{after:.1f} MiB ({(after / idle - 1) * 100:+.1f} %); 10,000 created in "
-              f"{elapsed:.1f}s")
+        print(
+            f"\nRSS idle {idle:.1f} MiB; {live} live sessions {peak:.1f} MiB; after expiry "
+            f"{after:.1f} MiB ({(after / idle - 1) * 100:+.1f} %); 10,000 created in "
+            f"{elapsed:.1f}s"
+        )
         assert after <= idle * 1.10, (idle, peak, after)
     finally:
         stop_server(server.proc)

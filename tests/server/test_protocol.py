@@ -15,8 +15,7 @@ pytestmark = pytest.mark.asyncio
 
 
 def sse_messages(raw: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line[6:]) for line in raw.decode().splitlines()
-            if line.startswith("data: ")]
+    return [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
 
 
 # -- legacy ----------------------------------------------------------------------------
@@ -26,9 +25,16 @@ async def test_initialize_mints_random_session_and_negotiates(app_client: Client
     assert len(a.sid) >= 32
     assert a.sid.isascii()
     assert a.sid.isprintable()
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "1999-01-01", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "0"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "1999-01-01",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
     data = await rpc(await app_client.post("/mcp", json=body))
     assert data["result"]["protocolVersion"] == "2025-11-25"
     assert data["result"]["capabilities"]["tools"] == {"listChanged": True}
@@ -66,11 +72,15 @@ async def test_legacy_session_counter_is_per_session(app_client: Client) -> None
 
 async def test_legacy_cancellation_stops_the_work(app_client: Client) -> None:
     s = await open_session(app_client)
-    slow = asyncio.ensure_future(s.request(
-        "tools/call", {"name": "async_io", "arguments": {"delay_ms": 20_000}}, msg_id=77))
+    slow = asyncio.ensure_future(
+        s.request("tools/call", {"name": "async_io", "arguments": {"delay_ms": 20_000}}, msg_id=77)
+    )
     await asyncio.sleep(0.1)
-    note = {"jsonrpc": "2.0", "method": "notifications/cancelled",
-            "params": {"requestId": 77, "reason": "test"}}
+    note = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": 77, "reason": "test"},
+    }
     assert (await app_client.post("/mcp", json=note, headers=s.headers)).status_code == 202
     resp = await asyncio.wait_for(slow, 5)
     assert (await rpc(resp))["error"]["code"] == -32800
@@ -78,8 +88,9 @@ async def test_legacy_cancellation_stops_the_work(app_client: Client) -> None:
 
 # -- 2026-07-28 ------------------------------------------------------------------------
 async def test_discover(app_client: Client) -> None:
-    resp = await app_client.post("/mcp", json=modern_body("server/discover"),
-                                 headers=modern_headers("server/discover"))
+    resp = await app_client.post(
+        "/mcp", json=modern_body("server/discover"), headers=modern_headers("server/discover")
+    )
     result = (await rpc(resp))["result"]
     assert "Mcp-Session-Id" not in resp.headers
     assert result["resultType"] == "complete"
@@ -91,26 +102,34 @@ async def test_discover(app_client: Client) -> None:
 
 
 async def test_tools_list_cache_fields_and_bad_cursor(app_client: Client) -> None:
-    resp = await app_client.post("/mcp", json=modern_body("tools/list"),
-                                 headers=modern_headers("tools/list"))
+    resp = await app_client.post(
+        "/mcp", json=modern_body("tools/list"), headers=modern_headers("tools/list")
+    )
     result = (await rpc(resp))["result"]
     assert len(result["tools"]) == 7
     assert result["resultType"] == "complete"
     assert {"ttlMs", "cacheScope"} <= result.keys()
-    resp = await app_client.post("/mcp", json=modern_body("tools/list", {"cursor": "x"}),
-                                 headers=modern_headers("tools/list"))
+    resp = await app_client.post(
+        "/mcp",
+        json=modern_body("tools/list", {"cursor": "x"}),
+        headers=modern_headers("tools/list"),
+    )
     assert (await rpc(resp))["error"]["code"] == -32602
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"Mcp-Method": None}, -32020),
-    ({"Mcp-Method": "tools/list"}, -32020),
-    ({"Mcp-Name": "perf_stats"}, -32020),
-    ({"Mcp-Name": None}, -32020),
-    ({"MCP-Protocol-Version": None}, -32020),
-])
-async def test_modern_header_rules(app_client: Client,
-                                   change: dict[str, str | None], code: int) -> None:
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"Mcp-Method": None}, -32020),
+        ({"Mcp-Method": "tools/list"}, -32020),
+        ({"Mcp-Name": "perf_stats"}, -32020),
+        ({"Mcp-Name": None}, -32020),
+        ({"MCP-Protocol-Version": None}, -32020),
+    ],
+)
+async def test_modern_header_rules(
+    app_client: Client, change: dict[str, str | None], code: int
+) -> None:
     body, headers = call("fast_compute", {"input": 1})
     for key, value in change.items():
         headers.pop(key)
@@ -142,8 +161,9 @@ async def test_modern_missing_meta_and_unsupported_version(app_client: Client) -
 
 
 async def test_modern_unknown_method_get_delete(app_client: Client) -> None:
-    resp = await app_client.post("/mcp", json=modern_body("nope/nope"),
-                                 headers=modern_headers("nope/nope"))
+    resp = await app_client.post(
+        "/mcp", json=modern_body("nope/nope"), headers=modern_headers("nope/nope")
+    )
     assert resp.status_code == 404
     assert (await rpc(resp))["error"]["code"] == -32601
     headers = {"MCP-Protocol-Version": MODERN}
@@ -151,8 +171,9 @@ async def test_modern_unknown_method_get_delete(app_client: Client) -> None:
     assert (await app_client.delete("/mcp", headers=headers)).status_code == 405
     note = modern_body("notifications/cancelled", {"requestId": 3})
     del note["id"]
-    resp = await app_client.post("/mcp", json=note,
-                                 headers=modern_headers("notifications/cancelled"))
+    resp = await app_client.post(
+        "/mcp", json=note, headers=modern_headers("notifications/cancelled")
+    )
     assert resp.status_code == 202
 
 
@@ -182,8 +203,11 @@ async def test_fast_path_is_json(app_client: Client) -> None:
 
 async def test_legacy_progress_on_sse_keeps_session_header(app_client: Client) -> None:
     s = await open_session(app_client)
-    resp = await s.request("tools/call", {"name": "cpu_intensive", "arguments": {"size": 1},
-                                          "_meta": {"progressToken": 5}}, msg_id=9)
+    resp = await s.request(
+        "tools/call",
+        {"name": "cpu_intensive", "arguments": {"size": 1}, "_meta": {"progressToken": 5}},
+        msg_id=9,
+    )
     assert resp.content_type.startswith("text/event-stream")
     assert resp.headers["Mcp-Session-Id"] == s.sid
     messages = sse_messages(await resp.get_data())

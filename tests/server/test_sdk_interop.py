@@ -17,8 +17,15 @@ from .conftest import RunningServer
 pytestmark = pytest.mark.e2e
 
 MODES = ["auto", "legacy", "2026-07-28"]
-TOOLS = {"fast_compute", "cpu_intensive", "memory_allocate", "async_io", "session_counter",
-         "perf_stats", "error_simulation"}
+TOOLS = {
+    "fast_compute",
+    "cpu_intensive",
+    "memory_allocate",
+    "async_io",
+    "session_counter",
+    "perf_stats",
+    "error_simulation",
+}
 
 
 def texts(result: Any) -> list[str]:
@@ -33,8 +40,9 @@ def expected_checksum(mb: int) -> int:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("mode", MODES)
-async def test_sdk_lists_tools_and_every_tool_answers(live_server: RunningServer,
-                                                      mode: str) -> None:
+async def test_sdk_lists_tools_and_every_tool_answers(
+    live_server: RunningServer, mode: str
+) -> None:
     async with Client(live_server.url, mode=mode) as client:
         expected_version = "2025-11-25" if mode == "legacy" else "2026-07-28"
         assert client.protocol_version == expected_version
@@ -45,8 +53,9 @@ async def test_sdk_lists_tools_and_every_tool_answers(live_server: RunningServer
         value = 21 * math.factorial(100) % ((1 << 61) - 1)
         assert texts(r)[0] == f"Computed result: {value}"
         assert r.structured_content == {"output": value}
-        assert (await client.call_tool("fast_compute", {"input": 22})).structured_content != \
-            r.structured_content
+        assert (
+            await client.call_tool("fast_compute", {"input": 22})
+        ).structured_content != r.structured_content
 
         r = await client.call_tool("cpu_intensive", {"size": 2})
         assert r.structured_content == {"output": sum(i * i for i in range(2000)) % 1_000_003}
@@ -81,8 +90,7 @@ async def test_sdk_lists_tools_and_every_tool_answers(live_server: RunningServer
         with pytest.raises(MCPError) as err:
             await client.call_tool("error_simulation", {"error_type": "internal"})
         assert err.value.code == -32603
-        r = await client.call_tool("error_simulation", {"error_type": "timeout",
-                                                        "timeout_ms": 30})
+        r = await client.call_tool("error_simulation", {"error_type": "timeout", "timeout_ms": 30})
         assert not r.is_error
         with pytest.raises(MCPError) as err:
             await client.call_tool("fast_compute", {"input": "seven"})

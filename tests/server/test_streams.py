@@ -14,9 +14,16 @@ from mcpperf_server.broadcast import Broadcaster
 from .conftest import RunningServer, modern_body, modern_headers
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "streams", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "streams", "version": "0"},
+    },
+}
 
 
 async def next_message(lines: Any) -> dict[str, Any]:
@@ -33,8 +40,11 @@ def broadcast_url(server: RunningServer) -> str:
 async def test_legacy_get_stream_receives_broadcast(live_server: RunningServer) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         init = await client.post(live_server.url, json=INIT)
-        headers = {"Mcp-Session-Id": init.headers["Mcp-Session-Id"],
-                   "MCP-Protocol-Version": "2025-11-25", "Accept": "text/event-stream"}
+        headers = {
+            "Mcp-Session-Id": init.headers["Mcp-Session-Id"],
+            "MCP-Protocol-Version": "2025-11-25",
+            "Accept": "text/event-stream",
+        }
         async with client.stream("GET", live_server.url, headers=headers) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             second = await client.get(live_server.url, headers=headers)
@@ -49,12 +59,17 @@ async def test_legacy_get_stream_receives_broadcast(live_server: RunningServer) 
 
 
 async def test_modern_listen_ack_then_notifications(live_server: RunningServer) -> None:
-    body = modern_body("subscriptions/listen", {"notifications": {"toolsListChanged": True,
-                                                                  "promptsListChanged": True}},
-                       msg_id="sub-1")
-    async with httpx.AsyncClient(timeout=5) as client, client.stream(
-            "POST", live_server.url, json=body,
-            headers=modern_headers("subscriptions/listen")) as stream:
+    body = modern_body(
+        "subscriptions/listen",
+        {"notifications": {"toolsListChanged": True, "promptsListChanged": True}},
+        msg_id="sub-1",
+    )
+    async with (
+        httpx.AsyncClient(timeout=5) as client,
+        client.stream(
+            "POST", live_server.url, json=body, headers=modern_headers("subscriptions/listen")
+        ) as stream,
+    ):
         lines = stream.aiter_lines()
         ack = await asyncio.wait_for(next_message(lines), 5)
         assert ack["method"] == "notifications/subscriptions/acknowledged"
@@ -70,11 +85,20 @@ async def test_modern_listen_ack_then_notifications(live_server: RunningServer) 
 async def test_fan_out_to_many_listeners(live_server: RunningServer) -> None:
     body = modern_body("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx.AsyncClient(
-            timeout=5, limits=httpx.Limits(max_connections=60)))
-        streams = [await stack.enter_async_context(client.stream(
-            "POST", live_server.url, json=body, headers=modern_headers("subscriptions/listen")))
-            for _ in range(50)]
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_connections=60))
+        )
+        streams = [
+            await stack.enter_async_context(
+                client.stream(
+                    "POST",
+                    live_server.url,
+                    json=body,
+                    headers=modern_headers("subscriptions/listen"),
+                )
+            )
+            for _ in range(50)
+        ]
         readers = [s.aiter_lines() for s in streams]
         for lines in readers:
             await asyncio.wait_for(next_message(lines), 5)  # the ack
@@ -100,14 +124,21 @@ async def test_broadcaster_in_process_drops_for_slow_subscribers() -> None:
 async def test_legacy_stream_honours_session_log_level(live_server: RunningServer) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         init = await client.post(live_server.url, json=INIT)
-        headers = {"Mcp-Session-Id": init.headers["Mcp-Session-Id"],
-                   "MCP-Protocol-Version": "2025-11-25"}
+        headers = {
+            "Mcp-Session-Id": init.headers["Mcp-Session-Id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
 
         async def set_level(level: str) -> None:
-            body = {"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel",
-                    "params": {"level": level}}
+            body = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "logging/setLevel",
+                "params": {"level": level},
+            }
             assert (await client.post(live_server.url, json=body, headers=headers)).json()[
-                "result"] == {}
+                "result"
+            ] == {}
 
         await set_level("error")
         async with client.stream("GET", live_server.url, headers=headers) as stream:

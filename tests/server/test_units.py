@@ -44,19 +44,34 @@ def test_stats_percentiles_from_known_distribution() -> None:
     assert stats.errors == 10
 
 
-@pytest.mark.parametrize(("host", "ok"), [
-    ("127.0.0.1:8080", True), ("localhost", True), ("[::1]:9", True),
-    ("evil.example", False), ("127.0.0.1.evil.example:80", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("127.0.0.1:8080", True),
+        ("localhost", True),
+        ("[::1]:9", True),
+        ("evil.example", False),
+        ("127.0.0.1.evil.example:80", False),
+        (None, False),
+    ],
+)
 def test_host_guard_on_loopback(host: str | None, ok: bool) -> None:
     assert HostGuard(ServerConfig()).host_ok(host) is ok
 
 
-@pytest.mark.parametrize(("origin", "ok"), [
-    (None, True), ("http://localhost:3000", True), ("https://127.0.0.1", True),
-    ("http://[::1]:5", True), ("http://evil.example", False), ("null", False),
-    ("file://localhost", False), ("http://[bad", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "ok"),
+    [
+        (None, True),
+        ("http://localhost:3000", True),
+        ("https://127.0.0.1", True),
+        ("http://[::1]:5", True),
+        ("http://evil.example", False),
+        ("null", False),
+        ("file://localhost", False),
+        ("http://[bad", False),
+    ],
+)
 def test_origin_guard(origin: str | None, ok: bool) -> None:
     assert HostGuard(ServerConfig()).origin_ok(origin) is ok
 

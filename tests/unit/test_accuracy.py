@@ -58,11 +58,13 @@ def test_cpu_saturation_makes_it_client_bound() -> None:
     assert "LoadSpec.processes N" in reason
 
 
-@pytest.mark.parametrize(("front_end", "flag"), [("cli", "--processes"),
-                                                 ("pytest", "--perf-processes")])
+@pytest.mark.parametrize(
+    ("front_end", "flag"), [("cli", "--processes"), ("pytest", "--perf-processes")]
+)
 def test_the_hint_names_the_callers_own_option(front_end: str, flag: str) -> None:
-    _, reason = accuracy.verdict(_check(cpu_percent=[97.0]), Limits(),
-                                 processes_option=option(front_end, "processes"))
+    _, reason = accuracy.verdict(
+        _check(cpu_percent=[97.0]), Limits(), processes_option=option(front_end, "processes")
+    )
     assert f"try {flag} N" in reason
 
 
@@ -126,8 +128,9 @@ def test_saturated_host_with_a_busy_generator_is_client_bound() -> None:
     assert verdict == "client_bound"
     assert "host CPUs 97% busy while the generator used 62% of a core" in reason
     # a saturated host where the generator is a small consumer: the server is the limit
-    assert accuracy.verdict(_check(cpu_percent=[20.0], host_busy_percent=99.0),
-                            Limits())[0] == "valid"
+    assert (
+        accuracy.verdict(_check(cpu_percent=[20.0], host_busy_percent=99.0), Limits())[0] == "valid"
+    )
 
 
 def test_slow_answers_do_not_lower_the_send_rate() -> None:
@@ -156,5 +159,6 @@ def test_host_at_88_percent_with_two_half_busy_generators_is_client_bound() -> N
     verdict, reason = accuracy.verdict(c, Limits(), processes=2)
     assert verdict == "client_bound"
     assert "host CPUs 88% busy" in reason
-    assert accuracy.verdict(_check(cpu_percent=[53.0], host_busy_percent=80.0),
-                            Limits())[0] == "valid"
+    assert (
+        accuracy.verdict(_check(cpu_percent=[53.0], host_busy_percent=80.0), Limits())[0] == "valid"
+    )

@@ -23,20 +23,43 @@ def test_seed_defaults_and_spec() -> None:
     assert ns.requests_per_second == 1000.0  # type: ignore[attr-defined]
     assert ns.duration_seconds == 60.0  # type: ignore[attr-defined]
     assert ns.concurrency == 10  # type: ignore[attr-defined]
-    spec = client.build_spec(_parse("client", "latency", "--io-delay-ms", "25"),  # type: ignore[arg-type]
-                             "http://127.0.0.1:1/mcp", None)
+    spec = client.build_spec(
+        _parse("client", "latency", "--io-delay-ms", "25"),  # type: ignore[arg-type]
+        "http://127.0.0.1:1/mcp",
+        None,
+    )
     assert (spec.tool, dict(spec.arguments), spec.pattern) == (
-        "async_io", {"delay_ms": 25}, "latency")
-    burst = client.build_spec(_parse("client", "burst", "--burst-size", "7",  # type: ignore[arg-type]
-                                     "--burst-interval-seconds", "2"), "http://x/mcp", 9)
+        "async_io",
+        {"delay_ms": 25},
+        "latency",
+    )
+    burst = client.build_spec(
+        _parse(
+            "client",
+            "burst",
+            "--burst-size",
+            "7",  # type: ignore[arg-type]
+            "--burst-interval-seconds",
+            "2",
+        ),
+        "http://x/mcp",
+        9,
+    )
     assert (burst.pattern, burst.burst_size, burst.burst_interval_s, burst.server_pid) == (
-        "burst", 7, 2.0, 9)
+        "burst",
+        7,
+        2.0,
+        9,
+    )
     mem = client.build_spec(_parse("client", "memory"), "http://x/mcp", None)  # type: ignore[arg-type]
     assert (mem.tool, dict(mem.arguments)) == ("memory_allocate", {"mb_size": 10})
     stress = client.build_spec(_parse("client", "stress"), "http://x/mcp", None)  # type: ignore[arg-type]
     assert (stress.tool, dict(stress.arguments)) == ("cpu_intensive", {"size": 100})
-    conc = client.build_spec(_parse("client", "concurrent", "--concurrency", "5"),  # type: ignore[arg-type]
-                             "http://x/mcp", None)
+    conc = client.build_spec(
+        _parse("client", "concurrent", "--concurrency", "5"),  # type: ignore[arg-type]
+        "http://x/mcp",
+        None,
+    )
     assert (conc.pattern, conc.users) == ("concurrent", 5)
 
 
@@ -44,8 +67,10 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["client", "throughput", "--requests-per-second", "abc"])
     assert exc.value.code == 2
-    assert ("argument --requests-per-second: invalid --requests-per-second 'abc': expected a "
-            "number greater than 0" in capsys.readouterr().err)
+    assert (
+        "argument --requests-per-second: invalid --requests-per-second 'abc': expected a "
+        "number greater than 0" in capsys.readouterr().err
+    )
 
 
 def test_exit_status() -> None:
@@ -59,10 +84,17 @@ def test_exit_status() -> None:
 
 def test_memory_summary_is_the_memory_analysis_of_the_server_series() -> None:
     # 30 MiB + 20 KiB per request, 20 requests a second, a reading every second
-    data = {"timeseries": [{"t": t, "ok": 20, "failed": 0} for t in range(10)],
-            "server": {"series": [{"t": float(t), "rss_bytes": 30 * 2**20 + 20 * t * 20 * 1024,
-                                   "cpu_percent": None} for t in range(11)]},
-            "requests": {"ok": 200}, "duration_s": 10.0}
+    data = {
+        "timeseries": [{"t": t, "ok": 20, "failed": 0} for t in range(10)],
+        "server": {
+            "series": [
+                {"t": float(t), "rss_bytes": 30 * 2**20 + 20 * t * 20 * 1024, "cpu_percent": None}
+                for t in range(11)
+            ]
+        },
+        "requests": {"ok": 200},
+        "duration_s": 10.0,
+    }
     memory = client.memory_summary(data)
     assert memory["verdict"] == "moderate"  # 13 % growth, but under 4 MiB in all
     assert memory["bytes_per_request"] == pytest.approx(20 * 1024)

@@ -24,8 +24,20 @@ def test_each_mode_has_its_plan() -> None:
     assert make_plan(p.parse_args(["memory", "baseline"])).chunks == [20] * 5
     leak = make_plan(p.parse_args(["memory", "leak-detection", "--iterations", "1000"]))
     assert leak == leak_plan(1000)
-    growth = make_plan(p.parse_args(["memory", "growth-analysis", "--duration-seconds", "120",
-                                     "--measurement-interval-seconds", "30", "--rate", "100"]))
+    growth = make_plan(
+        p.parse_args(
+            [
+                "memory",
+                "growth-analysis",
+                "--duration-seconds",
+                "120",
+                "--measurement-interval-seconds",
+                "30",
+                "--rate",
+                "100",
+            ]
+        )
+    )
     assert growth.chunks == [1000] * 12
 
 

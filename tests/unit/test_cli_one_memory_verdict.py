@@ -45,8 +45,18 @@ class ReplayServer:
         n = round(spec.rate * spec.duration_s)
         self.answered += n
         self.now += spec.duration_s
-        return LoadResult({"requests": {"scheduled": n, "sent": n, "completed": n, "ok": n,
-                                        "failed": 0, "errors": {}}})
+        return LoadResult(
+            {
+                "requests": {
+                    "scheduled": n,
+                    "sent": n,
+                    "completed": n,
+                    "ok": n,
+                    "failed": 0,
+                    "errors": {},
+                }
+            }
+        )
 
     def rss(self) -> int:
         if self.t0_answered is None:
@@ -59,15 +69,17 @@ class ReplayServer:
 
 
 def cli_memory_verdict(capsys: pytest.CaptureFixture[str]) -> str:
-    args = build_parser().parse_args(["--json", "memory", "leak-detection",
-                                      "--iterations", "1000", "--rate", str(RATE)])
+    args = build_parser().parse_args(
+        ["--json", "memory", "leak-detection", "--iterations", "1000", "--rate", str(RATE)]
+    )
     server = ReplayServer()
     base = LoadSpec(url=server.url, rate=float(RATE))
     plan = leak_plan(1000)
     plan.chunks = [100] * 10  # one sample per point of SERIES
     m = measure(server, base, plan, server.run, args.warmup_requests, lambda: server.now)
     assert [(s.requests, s.rss_bytes) for s in m.samples] == [
-        (s.requests, s.rss_bytes) for s in SERIES]
+        (s.requests, s.rss_bytes) for s in SERIES
+    ]
     cli_memory.finish(args, server, base, m, print)
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
     return str(report["memory"]["verdict"])
@@ -78,8 +90,9 @@ def client_memory_verdict() -> str:
     report = {
         "config": {"warmup_s": 0.0},
         "timeseries": [{"t": t, "ok": RATE, "failed": 0} for t in range(10)],
-        "server": {"series": [{"t": s.t, "rss_bytes": s.rss_bytes, "cpu_percent": None}
-                              for s in SERIES]},
+        "server": {
+            "series": [{"t": s.t, "rss_bytes": s.rss_bytes, "cpu_percent": None} for s in SERIES]
+        },
     }
     return str(cli_client.memory_summary(report)["verdict"])
 
@@ -99,7 +112,8 @@ def fixture_verdict() -> str:
 
 
 def test_one_series_gets_one_verdict_through_every_front_end(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     expected = analyze(SERIES).verdict
     assert expected == "moderate"
     assert cli_memory_verdict(capsys) == expected

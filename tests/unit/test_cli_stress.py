@@ -27,14 +27,31 @@ def test_stress_command_defaults_are_the_seeds() -> None:
 
 
 def test_options_become_the_stress_load_and_probe_policy() -> None:
-    args = build_parser().parse_args(["stress", "chaos", "--max-concurrent", "10",
-                                      "--error-rate-percent", "30", "--duration-seconds", "5",
-                                      "--hold-intervals", "2", "--probe-rate", "10"])
-    assert stress_load(args) == StressLoad("chaos", duration_s=5.0, max_concurrent=10,
-                                           error_rate_percent=30, front_end="cli")
+    args = build_parser().parse_args(
+        [
+            "stress",
+            "chaos",
+            "--max-concurrent",
+            "10",
+            "--error-rate-percent",
+            "30",
+            "--duration-seconds",
+            "5",
+            "--hold-intervals",
+            "2",
+            "--probe-rate",
+            "10",
+        ]
+    )
+    assert stress_load(args) == StressLoad(
+        "chaos", duration_s=5.0, max_concurrent=10, error_rate_percent=30, front_end="cli"
+    )
     policy = probe_policy(args)
-    assert (policy.hold_intervals, policy.probe_rate, policy.probe_tool) == (2, 10.0,
-                                                                               "fast_compute")
+    assert (policy.hold_intervals, policy.probe_rate, policy.probe_tool) == (
+        2,
+        10.0,
+        "fast_compute",
+    )
     flood = stress_load(build_parser().parse_args(["stress", "flood"]))
     assert (flood.connections_per_second, flood.max_connections) == (1000, 5000)
 
@@ -52,11 +69,28 @@ class ScriptedEngine:
     def run_many(self, specs: Sequence[LoadSpec]) -> list[LoadResult]:
         self.now += specs[0].duration_s
         if specs[0].scenario == "stress probe":
-            return [LoadResult({"requests": {"ok": 20, "failed": 0},
-                                "latency_ms": {"p99": self.probe_p99.pop(0)}})]
-        return [LoadResult({"requests": {"scheduled": 1000, "sent": 1000, "completed": 1000,
-                                         "ok": 960, "failed": 40,
-                                         "errors": {"tool_error": 40}}})]
+            return [
+                LoadResult(
+                    {
+                        "requests": {"ok": 20, "failed": 0},
+                        "latency_ms": {"p99": self.probe_p99.pop(0)},
+                    }
+                )
+            ]
+        return [
+            LoadResult(
+                {
+                    "requests": {
+                        "scheduled": 1000,
+                        "sent": 1000,
+                        "completed": 1000,
+                        "ok": 960,
+                        "failed": 40,
+                        "errors": {"tool_error": 40},
+                    }
+                }
+            )
+        ]
 
 
 class FakeServer:
@@ -76,8 +110,7 @@ class FakeServer:
 def test_results_block_of_a_recovered_server() -> None:
     args = build_parser().parse_args(["stress", "memory", "--duration-seconds", "5"])
     engine = ScriptedEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
-    ph = run_phases(args, FakeServer(), engine.run_many,
-                    engine.clock)
+    ph = run_phases(args, FakeServer(), engine.run_many, engine.clock)
     text = results_block(args, ph, analyze_phases(ph, args.hold_intervals))
     assert "=== Comprehensive Stress Test Results ===" in text
     assert "Overall Reliability Score: 96.00%" in text
@@ -86,11 +119,11 @@ def test_results_block_of_a_recovered_server() -> None:
 
 
 def test_results_block_of_a_server_that_never_recovers() -> None:
-    args = build_parser().parse_args(["stress", "cpu", "--duration-seconds", "2",
-                                      "--recovery-timeout-seconds", "10"])
+    args = build_parser().parse_args(
+        ["stress", "cpu", "--duration-seconds", "2", "--recovery-timeout-seconds", "10"]
+    )
     engine = ScriptedEngine([2.0, 2.0, 2.0] + [500.0] * 100)
-    ph = run_phases(args, FakeServer(), engine.run_many,
-                    engine.clock)
+    ph = run_phases(args, FakeServer(), engine.run_many, engine.clock)
     text = results_block(args, ph, analyze_phases(ph, args.hold_intervals))
     assert "not recovered within 10 s" in text
     assert "Result: FAIL" in text

@@ -65,7 +65,8 @@ def test_encoded_modern_call_is_exact(rid: int) -> None:
     assert msg["params"]["arguments"] == {"input": 5, "note": "100%"}
     assert msg["params"]["_meta"] == {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {}}
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
 
 
 def test_encoded_legacy_call_carries_session() -> None:
@@ -92,10 +93,12 @@ def test_classify() -> None:
 
 
 def test_classify_sse_matches_the_id_past_notifications() -> None:
-    events = [SseEvent('{"method":"notifications/progress","params":{}}'),
-              SseEvent('{"id":3,"result":{"isError":true}}'),
-              SseEvent("not json"),
-              SseEvent('{"id":4,"result":{}}')]
+    events = [
+        SseEvent('{"method":"notifications/progress","params":{}}'),
+        SseEvent('{"id":3,"result":{"isError":true}}'),
+        SseEvent("not json"),
+        SseEvent('{"id":4,"result":{}}'),
+    ]
     assert classify(Response(200, {}, b"", events), 4).kind == OK
     assert classify(Response(200, {}, b"", events), 3).kind == TOOL_ERROR
 
@@ -107,9 +110,15 @@ def test_transport_outcomes_come_from_the_error_type_not_its_text() -> None:
     assert transport_outcome(TransportError("bad_http")).code == "bad_http"
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (ConnectionRefusedError(), "refused"), (TimeoutError(), "connect_timeout"),
-    (ConnectionResetError(), "reset"), (OSError("no route"), "os_error")])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (ConnectionRefusedError(), "refused"),
+        (TimeoutError(), "connect_timeout"),
+        (ConnectionResetError(), "reset"),
+        (OSError("no route"), "os_error"),
+    ],
+)
 def test_connect_errors_get_a_stable_code(exc: BaseException, code: str) -> None:
     assert connect_error_code(exc) == code
 
@@ -117,6 +126,11 @@ def test_connect_errors_get_a_stable_code(exc: BaseException, code: str) -> None
 def test_endpoint_parse() -> None:
     e = Endpoint.parse("https://example.test/a/mcp?x=1")
     assert (e.host, e.port, e.path, e.tls, e.host_header) == (
-        "example.test", 443, "/a/mcp?x=1", True, "example.test")
+        "example.test",
+        443,
+        "/a/mcp?x=1",
+        True,
+        "example.test",
+    )
     with pytest.raises(ValueError, match="not an http"):
         Endpoint.parse("ftp://x")

@@ -13,14 +13,23 @@ from pytest_mcpperf.engine.report import ShardResult
 from pytest_mcpperf.engine.stats import RunStats
 from pytest_mcpperf.spec import LoadSpec, ToolCall
 
-SPEC = LoadSpec(url="http://127.0.0.1:9/mcp", mix=(ToolCall("a", {"x": 1}, 2.0),),
-                extra={"stages": [{"rate": 5, "duration_s": 1}]})
+SPEC = LoadSpec(
+    url="http://127.0.0.1:9/mcp",
+    mix=(ToolCall("a", {"x": 1}, 2.0),),
+    extra={"stages": [{"rate": 5, "duration_s": 1}]},
+)
 
 
-@pytest.mark.parametrize("message", [
-    worker.Job(SPEC, 1, 3), worker.Ready(), worker.Start(1234.5),
-    worker.Progress(ProgressUpdate(1.0, 10, 9, 1, 9.0)),
-    worker.Failed("boom", target_error=True)])
+@pytest.mark.parametrize(
+    "message",
+    [
+        worker.Job(SPEC, 1, 3),
+        worker.Ready(),
+        worker.Start(1234.5),
+        worker.Progress(ProgressUpdate(1.0, 10, 9, 1, 9.0)),
+        worker.Failed("boom", target_error=True),
+    ],
+)
 def test_each_message_round_trips_through_plain_values(message: worker.Message) -> None:
     plain = json.loads(json.dumps(message.to_channel()))
     assert worker.from_channel(plain) == message

@@ -30,8 +30,9 @@ MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def _imports(path: Path) -> Iterator[str]:
     """Every module name an import statement in `path` names, at any depth."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    package = _module_name(path) if path.name == "__init__.py" else \
-        _module_name(path).rpartition(".")[0]
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    )
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
@@ -43,10 +44,14 @@ def _imports(path: Path) -> Iterator[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             yield base
             yield from (f"{base}.{alias.name}" for alias in node.names)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args
-              and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             yield node.args[0].value
 
 
@@ -75,7 +80,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -89,8 +94,11 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_module_list_is_real() -> None:
-    assert {"pytest_mcpperf.engine.runner", "pytest_mcpperf.analysis.memory",
-            "pytest_mcpperf.cli"} <= set(MODULES)
+    assert {
+        "pytest_mcpperf.engine.runner",
+        "pytest_mcpperf.analysis.memory",
+        "pytest_mcpperf.cli",
+    } <= set(MODULES)
 
 
 def test_no_import_cycle_inside_the_package() -> None:
@@ -103,19 +111,27 @@ def test_the_cycle_finder_finds_one() -> None:
 
 
 def _outside_the_cli() -> Iterator[Path]:
-    yield from (p for n, p in MODULES.items()
-                if n != "pytest_mcpperf.cli" and not n.startswith("pytest_mcpperf.cli."))
+    yield from (
+        p
+        for n, p in MODULES.items()
+        if n != "pytest_mcpperf.cli" and not n.startswith("pytest_mcpperf.cli.")
+    )
     yield from sorted((ROOT / "scenarios").rglob("*.py"))
-    yield from (p for p in sorted((ROOT / "tests").rglob("*.py"))
-                if not p.name.startswith("test_cli") and p.name != "test_layout.py")
+    yield from (
+        p
+        for p in sorted((ROOT / "tests").rglob("*.py"))
+        if not p.name.startswith("test_cli") and p.name != "test_layout.py"
+    )
     yield ROOT / "conftest.py"
 
 
-@pytest.mark.parametrize("path", list(_outside_the_cli()),
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", list(_outside_the_cli()), ids=lambda p: str(p.relative_to(ROOT)))
 def test_only_the_cli_and_its_tests_import_the_cli(path: Path) -> None:
-    bad = sorted(n for n in _imports(path) if n == "pytest_mcpperf.cli"
-                 or n.startswith("pytest_mcpperf.cli."))
+    bad = sorted(
+        n
+        for n in _imports(path)
+        if n == "pytest_mcpperf.cli" or n.startswith("pytest_mcpperf.cli.")
+    )
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}: the CLI is only a front end"
 
 

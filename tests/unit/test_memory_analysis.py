@@ -79,8 +79,11 @@ def test_flat_series_is_stable_and_passes() -> None:
 
 def test_warmup_growth_is_excluded_from_the_fit() -> None:
     # +20 MiB during the first 200 requests (imports, caches), flat afterwards
-    samples = [MemorySample(0, 30 * MIB, 0.0), MemorySample(100, 40 * MIB, 1.0),
-               MemorySample(200, 50 * MIB, 2.0)]
+    samples = [
+        MemorySample(0, 30 * MIB, 0.0),
+        MemorySample(100, 40 * MIB, 1.0),
+        MemorySample(200, 50 * MIB, 2.0),
+    ]
     samples += [MemorySample(200 + 200 * i, 50 * MIB, 2.0 + i) for i in range(1, 6)]
     assert analyze(samples).verdict == "leak"  # without warm-up: a steep slope
     a = analyze(samples, warmup_requests=200)
@@ -91,8 +94,11 @@ def test_warmup_growth_is_excluded_from_the_fit() -> None:
 
 def test_an_allocator_step_below_the_noise_floor_is_not_a_leak() -> None:
     # the fitted slope is 2 MiB / 100 requests (20.48 KiB/request), but 2 MiB in all
-    samples = [MemorySample(0, 40 * MIB, 0.0), MemorySample(50, 40 * MIB, 1.0),
-               MemorySample(100, 42 * MIB, 2.0)]
+    samples = [
+        MemorySample(0, 40 * MIB, 0.0),
+        MemorySample(50, 40 * MIB, 1.0),
+        MemorySample(100, 42 * MIB, 2.0),
+    ]
     a = analyze(samples)
     assert a.bytes_per_request == pytest.approx(2 * MIB / 100)
     assert a.verdict == "stable"
@@ -114,24 +120,30 @@ def test_growth_of_ten_percent_is_at_least_moderate_and_fails() -> None:
     assert not a.passed
 
 
-@pytest.mark.parametrize(("bpr", "growth", "pct", "verdict"), [
-    (10 * KIB, 4 * MIB, 1.0, "leak"),
-    (10 * KIB - 1, 4 * MIB, 1.0, "moderate"),
-    (10 * KIB, 4 * MIB - 1, 1.0, "stable"),
-    (1 * KIB, 4 * MIB, 9.99, "moderate"),
-    (1 * KIB - 1, 4 * MIB, 9.99, "stable"),
-    (0.0, 0.0, 10.0, "moderate"),
-])
+@pytest.mark.parametrize(
+    ("bpr", "growth", "pct", "verdict"),
+    [
+        (10 * KIB, 4 * MIB, 1.0, "leak"),
+        (10 * KIB - 1, 4 * MIB, 1.0, "moderate"),
+        (10 * KIB, 4 * MIB - 1, 1.0, "stable"),
+        (1 * KIB, 4 * MIB, 9.99, "moderate"),
+        (1 * KIB - 1, 4 * MIB, 9.99, "stable"),
+        (0.0, 0.0, 10.0, "moderate"),
+    ],
+)
 def test_verdict_thresholds(bpr: float, growth: float, pct: float, verdict: str) -> None:
     assert verdict_for(bpr, growth, pct) == verdict
 
 
-@pytest.mark.parametrize("samples", [
-    [],
-    [MemorySample(0, 40 * MIB, 0.0)],
-    [MemorySample(100, 40 * MIB, 0.0), MemorySample(100, 41 * MIB, 1.0)],
-    [MemorySample(0, 40 * MIB, 0.0), MemorySample(100, 80 * MIB, 1.0)],  # two points
-])
+@pytest.mark.parametrize(
+    "samples",
+    [
+        [],
+        [MemorySample(0, 40 * MIB, 0.0)],
+        [MemorySample(100, 40 * MIB, 0.0), MemorySample(100, 41 * MIB, 1.0)],
+        [MemorySample(0, 40 * MIB, 0.0), MemorySample(100, 80 * MIB, 1.0)],  # two points
+    ],
+)
 def test_few_samples_are_insufficient_not_a_crash(samples: list[MemorySample]) -> None:
     a = analyze(samples)
     assert a.verdict == "insufficient"
@@ -141,8 +153,13 @@ def test_few_samples_are_insufficient_not_a_crash(samples: list[MemorySample]) -
 
 def test_the_sample_at_time_zero_is_part_of_the_fit() -> None:
     # flat after 500 requests; only the sample at zero carries the growth
-    a = analyze([MemorySample(0, 10 * MIB, 0.0), MemorySample(500, 11 * MIB, 2.0),
-                 MemorySample(1000, 11 * MIB, 4.0)])
+    a = analyze(
+        [
+            MemorySample(0, 10 * MIB, 0.0),
+            MemorySample(500, 11 * MIB, 2.0),
+            MemorySample(1000, 11 * MIB, 4.0),
+        ]
+    )
     # x mean 500, y mean 10 2/3 MiB; sxy = 500 * 2/3 MiB + 500 * 1/3 MiB = 500 MiB
     assert a.bytes_per_request == pytest.approx(MIB / 1000)
     assert a.slope_bytes_per_s == pytest.approx(MIB / 4.0)
@@ -179,10 +196,19 @@ def test_stability_edge_cases() -> None:
     assert stability_percent([1.0, 1.0, 1.0, 1000.0]) == 0.0  # stdev > mean: floored
 
 
-@pytest.mark.parametrize(("pct", "grade"), [
-    (100, "EXCELLENT"), (90, "EXCELLENT"), (89.99, "GOOD"), (80, "GOOD"),
-    (79.99, "MODERATE"), (70, "MODERATE"), (69.99, "POOR"), (0, "POOR"),
-])
+@pytest.mark.parametrize(
+    ("pct", "grade"),
+    [
+        (100, "EXCELLENT"),
+        (90, "EXCELLENT"),
+        (89.99, "GOOD"),
+        (80, "GOOD"),
+        (79.99, "MODERATE"),
+        (70, "MODERATE"),
+        (69.99, "POOR"),
+        (0, "POOR"),
+    ],
+)
 def test_stability_grades(pct: float, grade: str) -> None:
     assert stability_grade(pct) == grade
 
@@ -206,6 +232,7 @@ def test_report_object_has_the_design_keys() -> None:
 
 # --- the chunked measurement, with a fake engine and a fake server --------------------
 
+
 class FakeServer:
     """RSS = 40 MiB + `leak` bytes per request it has answered; the engine is `run`."""
 
@@ -221,8 +248,18 @@ class FakeServer:
         n = round(spec.rate * spec.duration_s)
         self.answered += n
         self.now += spec.duration_s
-        return LoadResult({"requests": {"scheduled": n, "sent": n, "completed": n, "ok": n,
-                                        "failed": 0, "errors": {}}})
+        return LoadResult(
+            {
+                "requests": {
+                    "scheduled": n,
+                    "sent": n,
+                    "completed": n,
+                    "ok": n,
+                    "failed": 0,
+                    "errors": {},
+                }
+            }
+        )
 
     def rss(self) -> int:
         return 40 * MIB + self.leak * self.answered
@@ -235,8 +272,15 @@ def run_fake(leak: int, requests: int = 1000) -> tuple[list[MemorySample], list[
     server = FakeServer(leak)
     labels: list[str] = []
     clock: Callable[[], float] = lambda: server.now  # noqa: E731
-    m = measure(server, LoadSpec(url=server.url, rate=500.0), leak_plan(requests), server.run,
-                200, clock, lambda label, _samples: labels.append(label))
+    m = measure(
+        server,
+        LoadSpec(url=server.url, rate=500.0),
+        leak_plan(requests),
+        server.run,
+        200,
+        clock,
+        lambda label, _samples: labels.append(label),
+    )
     return m.samples, labels
 
 
@@ -258,8 +302,14 @@ def test_leak_detection_with_a_fake_stable_server() -> None:
 
 def test_measure_needs_no_snapshot_callback() -> None:
     server = FakeServer(0)
-    m = measure(server, LoadSpec(url=server.url, rate=100.0), baseline_plan(100), server.run,
-                0, lambda: server.now)
+    m = measure(
+        server,
+        LoadSpec(url=server.url, rate=100.0),
+        baseline_plan(100),
+        server.run,
+        0,
+        lambda: server.now,
+    )
     assert [s.requests for s in m.samples] == [0, 20, 40, 60, 80, 100]
 
 
@@ -280,10 +330,18 @@ def test_split_and_plans() -> None:
 
 
 def test_completions_interpolate_the_per_second_rows() -> None:
-    at = completions({"timeseries": [{"t": 0, "ok": 100, "failed": 0},
-                                     {"t": 1, "ok": 50, "failed": 10}]})
+    at = completions(
+        {"timeseries": [{"t": 0, "ok": 100, "failed": 0}, {"t": 1, "ok": 50, "failed": 10}]}
+    )
     assert [at(t) for t in (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 9.0)] == [
-        0.0, 0.0, 50.0, 100.0, 130.0, 160.0, 160.0]
+        0.0,
+        0.0,
+        50.0,
+        100.0,
+        130.0,
+        160.0,
+        160.0,
+    ]
 
 
 def test_completions_without_rows_are_spread_over_the_run() -> None:
@@ -292,11 +350,20 @@ def test_completions_without_rows_are_spread_over_the_run() -> None:
 
 
 def test_samples_from_report_shift_by_the_warmup() -> None:
-    report = {"config": {"warmup_s": 1.0},
-              "timeseries": [{"t": 0, "ok": 10, "failed": 0}, {"t": 1, "ok": 10, "failed": 0}],
-              "server": {"series": [{"t": 0.0, "rss_bytes": 5, "cpu_percent": None},
-                                    {"t": 2.0, "rss_bytes": 6, "cpu_percent": 1.0},
-                                    {"t": 3.5, "rss_bytes": 7, "cpu_percent": 1.0}]}}
-    assert samples_from_report(report) == [MemorySample(0, 5, 0.0), MemorySample(10, 6, 2.0),
-                                           MemorySample(20, 7, 3.5)]
+    report = {
+        "config": {"warmup_s": 1.0},
+        "timeseries": [{"t": 0, "ok": 10, "failed": 0}, {"t": 1, "ok": 10, "failed": 0}],
+        "server": {
+            "series": [
+                {"t": 0.0, "rss_bytes": 5, "cpu_percent": None},
+                {"t": 2.0, "rss_bytes": 6, "cpu_percent": 1.0},
+                {"t": 3.5, "rss_bytes": 7, "cpu_percent": 1.0},
+            ]
+        },
+    }
+    assert samples_from_report(report) == [
+        MemorySample(0, 5, 0.0),
+        MemorySample(10, 6, 2.0),
+        MemorySample(20, 7, 3.5),
+    ]
     assert samples_from_report({"server": {"rss_mb": {}}}) == []

@@ -22,9 +22,13 @@ class FakeEngine:
 
     def _result(self, spec: LoadSpec) -> LoadResult:
         self.specs.append(spec)
-        return LoadResult({"requests": {"ok": 10, "failed": 0},
-                           "latency_ms": {"p99": spec.rate},
-                           "criteria": [{"name": "engine's own", "passed": True}]})
+        return LoadResult(
+            {
+                "requests": {"ok": 10, "failed": 0},
+                "latency_ms": {"p99": spec.rate},
+                "criteria": [{"name": "engine's own", "passed": True}],
+            }
+        )
 
     def run(self, spec: LoadSpec, *, progress: Any = None) -> LoadResult:
         return self._result(spec)
@@ -40,8 +44,12 @@ def make_client(thresholds: tuple[str, ...] = ()) -> tuple[PerfClient, FakeEngin
     def plan(overrides: Mapping[str, Any]) -> Plan:
         return Plan(LoadSpec(url="http://h/mcp", rate=overrides.get("rate", 50)), thresholds)
 
-    client = PerfClient(plan=plan, engine=lambda: engine, record=events.append,
-                        check_server=lambda: events.append("check"))
+    client = PerfClient(
+        plan=plan,
+        engine=lambda: engine,
+        record=events.append,
+        check_server=lambda: events.append("check"),
+    )
     return client, engine, events
 
 
@@ -57,11 +65,19 @@ def test_run_applies_overrides_records_and_checks_the_server() -> None:
 
 def test_failed_threshold_raises_after_recording() -> None:
     client, _, events = make_client(("p99<100ms",))
-    with pytest.raises(AssertionError, match=r"threshold 'p99<100ms' failed: p99 latency was "
-                                             r"150 ms"):
+    with pytest.raises(
+        AssertionError,
+        match=r"threshold 'p99<100ms' failed: p99 latency was "
+        r"150 ms",
+    ):
         client.run(rate=150)
-    assert events[1]["criteria"][-1] == {"name": "p99<100ms", "op": "<", "limit": 100.0,
-                                         "value": 150.0, "passed": False}
+    assert events[1]["criteria"][-1] == {
+        "name": "p99<100ms",
+        "op": "<",
+        "limit": 100.0,
+        "value": 150.0,
+        "passed": False,
+    }
 
 
 def test_arun() -> None:
@@ -74,10 +90,13 @@ def test_progress_lines_every_five_seconds() -> None:
     lines: list[str] = []
     progress = ProgressLines("t", lines.append)
     for second in range(1, 12):
-        progress(SimpleNamespace(elapsed_s=float(second), sent=second, ok=second, failed=0,
-                                 rps=1.0))
-    assert lines == ["mcpperf t: 5s, sent 5, ok 5, failed 0, 1 rps",
-                     "mcpperf t: 10s, sent 10, ok 10, failed 0, 1 rps"]
+        progress(
+            SimpleNamespace(elapsed_s=float(second), sent=second, ok=second, failed=0, rps=1.0)
+        )
+    assert lines == [
+        "mcpperf t: 5s, sent 5, ok 5, failed 0, 1 rps",
+        "mcpperf t: 10s, sent 10, ok 10, failed 0, 1 rps",
+    ]
 
 
 def test_record_replaces_the_run_it_extends_and_adds_others() -> None:
@@ -104,8 +123,9 @@ def test_recorder_replaces_the_entry_with_the_same_start() -> None:
         result["seen"] = True
         seen.append(result)
 
-    item = Item(user_properties=[("other", "x")],
-                config=Item(hook=Item(pytest_mcpperf_result=hook)))
+    item = Item(
+        user_properties=[("other", "x")], config=Item(hook=Item(pytest_mcpperf_result=hook))
+    )
     record = recorder(item)  # type: ignore[arg-type]
     record({"started_at": "t1", "throughput_rps": 1.0})
     record({"started_at": "t2", "throughput_rps": 2.0})

@@ -64,8 +64,9 @@ def test_burst_sends_the_whole_burst_at_each_interval() -> None:
 
 
 def test_stages_compose_baseline_stress_recovery() -> None:
-    plan = schedule.Stages([schedule.Constant(2.0, 1.0), schedule.Constant(4.0, 1.0),
-                            schedule.Constant(1.0, 2.0)])
+    plan = schedule.Stages(
+        [schedule.Constant(2.0, 1.0), schedule.Constant(4.0, 1.0), schedule.Constant(1.0, 2.0)]
+    )
     assert list(plan.offsets()) == [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 3.0]
     assert plan.duration_s == 4.0
     assert plan.target_rps == pytest.approx(8 / 4.0)
@@ -88,7 +89,6 @@ def test_shard_users() -> None:
 
 
 def test_baseline_stress_recovery() -> None:
-    plan = schedule.baseline_stress_recovery(2.0, 6.0, baseline_s=1.0, stress_s=0.5,
-                                             recovery_s=1.0)
+    plan = schedule.baseline_stress_recovery(2.0, 6.0, baseline_s=1.0, stress_s=0.5, recovery_s=1.0)
     assert list(plan.offsets()) == [0.0, 0.5, 1.0, 1.0 + 1 / 6, 1.0 + 2 / 6, 1.5, 2.0]
     assert plan.duration_s == 2.5

@@ -7,11 +7,11 @@ from pytest_mcpperf.engine.sse import SseDecoder, SseEvent
 STREAM = (
     b": keep-alive comment\r\n\r\n"
     b"event: message\r\nid: 7\r\n"
-    b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n"
+    b'data: {"jsonrpc":"2.0","method":"notifications/progress"}\r\n\r\n'
     b"data\r\n\r\n"  # empty data: skipped
     b"data: line one\ndata: line two\n\n"
     b"data:no-space\rid: 9\r\r"
-    b"data: {\"id\":1,\"result\":{\"text\":\"caf\xc3\xa9\"}}\n\n"
+    b'data: {"id":1,"result":{"text":"caf\xc3\xa9"}}\n\n'
 )
 EXPECTED = [
     SseEvent('{"jsonrpc":"2.0","method":"notifications/progress"}', "message", "7"),
@@ -36,7 +36,7 @@ def test_one_byte_at_a_time() -> None:
     d = SseDecoder()
     events: list[SseEvent] = []
     for i in range(len(STREAM)):
-        events += d.feed(STREAM[i:i + 1])
+        events += d.feed(STREAM[i : i + 1])
     assert events == EXPECTED
 
 

@@ -30,8 +30,8 @@ def test_percentiles_of_a_known_distribution() -> None:
 
 def test_bimodal_distribution() -> None:
     h = stats.new_histogram()
-    h.record_value(1000, 95)      # 95 x 1 ms
-    h.record_value(200_000, 5)    # 5 x 200 ms
+    h.record_value(1000, 95)  # 95 x 1 ms
+    h.record_value(200_000, 5)  # 5 x 200 ms
     s = stats.summary_ms(h)
     assert s["p90"] == 1.0
     assert s["p99"] == pytest.approx(200.0, rel=1e-3)

@@ -32,8 +32,14 @@ from pytest_mcpperf.spec import LoadSpec
 
 def requests(scheduled: int, ok: int, **errors: int) -> dict[str, object]:
     failed = sum(errors.values())
-    return {"scheduled": scheduled, "sent": scheduled, "completed": ok + failed, "ok": ok,
-            "failed": failed, "errors": errors}
+    return {
+        "scheduled": scheduled,
+        "sent": scheduled,
+        "completed": ok + failed,
+        "ok": ok,
+        "failed": failed,
+        "errors": errors,
+    }
 
 
 def test_seed_example_reliability_and_grade() -> None:
@@ -48,16 +54,30 @@ def test_http_4xx_are_never_successes() -> None:
     assert t.http_error == 100
     assert reliability_percent(t) == 90.0
     # a report that counted 400s as ok as well (the original's bug) is corrected
-    bad = {"scheduled": 1000, "sent": 1000, "completed": 1000, "ok": 1000, "failed": 100,
-           "errors": {"http_error": 100}}
+    bad = {
+        "scheduled": 1000,
+        "sent": 1000,
+        "completed": 1000,
+        "ok": 1000,
+        "failed": 100,
+        "errors": {"http_error": 100},
+    }
     assert tally_from_requests(bad).ok == 900
     assert reliability_percent(tally_from_requests(bad)) == 90.0
 
 
 def test_unsent_and_timed_out_requests_count_against_reliability() -> None:
     # 1000 scheduled, only 800 sent, 700 ok, 100 timed out
-    t = tally_from_requests({"scheduled": 1000, "sent": 800, "completed": 700, "ok": 700,
-                             "failed": 100, "errors": {"timeout": 100}})
+    t = tally_from_requests(
+        {
+            "scheduled": 1000,
+            "sent": 800,
+            "completed": 700,
+            "ok": 700,
+            "failed": 100,
+            "errors": {"timeout": 100},
+        }
+    )
     assert t.attempted == 1000
     assert reliability_percent(t) == 70.0
 
@@ -77,10 +97,19 @@ def test_reliability_needs_an_expected_success() -> None:
         reliability_percent(Tally())
 
 
-@pytest.mark.parametrize(("pct", "name"), [
-    (100, "EXCELLENT"), (99, "EXCELLENT"), (98.999, "GOOD"), (95, "GOOD"),
-    (94.999, "MODERATE"), (90, "MODERATE"), (89.999, "POOR"), (0, "POOR"),
-])
+@pytest.mark.parametrize(
+    ("pct", "name"),
+    [
+        (100, "EXCELLENT"),
+        (99, "EXCELLENT"),
+        (98.999, "GOOD"),
+        (95, "GOOD"),
+        (94.999, "MODERATE"),
+        (90, "MODERATE"),
+        (89.999, "POOR"),
+        (0, "POOR"),
+    ],
+)
 def test_grades(pct: float, name: str) -> None:
     assert grade(pct) == name
 
@@ -95,8 +124,11 @@ def test_combine_adds_field_by_field() -> None:
 
 
 def base() -> BaselineRange:
-    samples = [ProbeSample(-3, 2.0, 20, 0), ProbeSample(-2, 4.0, 20, 0),
-               ProbeSample(-1, 3.0, 19, 1)]
+    samples = [
+        ProbeSample(-3, 2.0, 20, 0),
+        ProbeSample(-2, 4.0, 20, 0),
+        ProbeSample(-1, 3.0, 19, 1),
+    ]
     return BaselineRange.from_samples(samples)
 
 
@@ -117,11 +149,11 @@ def test_baseline_without_completions_is_an_error() -> None:
 
 def test_recovery_time_is_the_start_of_the_first_healthy_run() -> None:
     probes = [
-        ProbeSample(0.0, 900.0, 5, 15),   # overloaded
-        ProbeSample(1.0, 50.0, 20, 0),    # slow
-        ProbeSample(2.0, 8.0, 20, 0),     # healthy ...
-        ProbeSample(3.0, 30.0, 20, 0),    # ... but a relapse
-        ProbeSample(4.0, 6.0, 20, 0),     # healthy from here on
+        ProbeSample(0.0, 900.0, 5, 15),  # overloaded
+        ProbeSample(1.0, 50.0, 20, 0),  # slow
+        ProbeSample(2.0, 8.0, 20, 0),  # healthy ...
+        ProbeSample(3.0, 30.0, 20, 0),  # ... but a relapse
+        ProbeSample(4.0, 6.0, 20, 0),  # healthy from here on
         ProbeSample(5.0, 5.0, 20, 0),
         ProbeSample(6.0, 4.0, 20, 0),
     ]
@@ -140,8 +172,11 @@ def test_recovery_is_zero_when_healthy_at_once_and_none_when_never() -> None:
 
 
 def test_recovery_probes_are_taken_in_time_order() -> None:
-    probes = [ProbeSample(2.0, 3.0, 20, 0), ProbeSample(0.0, 300.0, 20, 0),
-              ProbeSample(1.0, 3.0, 20, 0)]
+    probes = [
+        ProbeSample(2.0, 3.0, 20, 0),
+        ProbeSample(0.0, 300.0, 20, 0),
+        ProbeSample(1.0, 3.0, 20, 0),
+    ]
     assert recovery_time(probes, base(), hold=2) == 1.0
 
 
@@ -176,8 +211,7 @@ URL = "http://127.0.0.1:1/mcp"
 
 
 def test_chaos_sends_the_error_rate_as_deliberate_faults_alongside() -> None:
-    load = StressLoad("chaos", max_concurrent=10, error_rate_percent=30,
-                      requests_per_second=200.0)
+    load = StressLoad("chaos", max_concurrent=10, error_rate_percent=30, requests_per_second=200.0)
     ordinary, faults = stress_specs(load, URL, None)
     assert faults is not None
     assert (ordinary.pattern, faults.pattern) == ("throughput", "throughput")
@@ -221,10 +255,8 @@ class FakeEngine:
         self.now += specs[0].duration_s
         if specs[0].scenario == "stress probe":
             p99 = self.probe_p99.pop(0)
-            return [LoadResult({"requests": {"ok": 20, "failed": 0},
-                                "latency_ms": {"p99": p99}})]
-        return [LoadResult({"requests": requests(1000, 960, tool_error=40)})
-                for _ in specs]
+            return [LoadResult({"requests": {"ok": 20, "failed": 0}, "latency_ms": {"p99": p99}})]
+        return [LoadResult({"requests": requests(1000, 960, tool_error=40)}) for _ in specs]
 
 
 class FakeServer:
@@ -244,8 +276,13 @@ class FakeServer:
 def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
     # baseline 2, 3, 4 ms -> healthy p99 <= 11 ms; then 400, 90, 12, 5, 4, 3 ms
     engine = FakeEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
-    ph = run_stress(FakeServer(), StressLoad("memory", duration_s=5.0), ProbePolicy(),
-                    engine.run_many, engine.clock)
+    ph = run_stress(
+        FakeServer(),
+        StressLoad("memory", duration_s=5.0),
+        ProbePolicy(),
+        engine.run_many,
+        engine.clock,
+    )
     assert [p.t for p in ph.probes] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # stopped once held
     a = analyze_phases(ph, hold=3)
     assert a.recovery_s == 3.0
@@ -259,8 +296,13 @@ def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
 
 def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
     engine = FakeEngine([2.0, 2.0, 2.0] + [500.0] * 100)
-    ph = run_stress(FakeServer(), StressLoad("cpu", duration_s=2.0), ProbePolicy(timeout_s=10.0),
-                    engine.run_many, engine.clock)
+    ph = run_stress(
+        FakeServer(),
+        StressLoad("cpu", duration_s=2.0),
+        ProbePolicy(timeout_s=10.0),
+        engine.run_many,
+        engine.clock,
+    )
     assert len(ph.probes) == 10
     a = analyze_phases(ph, hold=3)
     assert a.recovery_s is None
@@ -277,8 +319,9 @@ def test_a_server_that_dies_under_stress_is_a_result_not_an_error() -> None:
             raise TargetError("cannot start an MCP session: connection refused")
         return engine.run_many(specs)
 
-    ph = run_stress(server, StressLoad("memory", duration_s=1.0), ProbePolicy(), run_many,
-                    engine.clock)
+    ph = run_stress(
+        server, StressLoad("memory", duration_s=1.0), ProbePolicy(), run_many, engine.clock
+    )
     a = analyze_phases(ph, hold=3)
     assert (a.server_alive, a.grade, a.recovery_s, a.passed) == (False, "POOR", None, False)
     assert ph.died_with.startswith("cannot start an MCP session")

@@ -106,19 +106,26 @@ def _closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("notaurl", "expected http://HOST:PORT/PATH"),
-    ("http://127.0.0.1:70000/mcp", "port '70000' is not a number from 1 to 65535"),
-    ("http://127.0.0.1:0/mcp", "port '0' is not a number from 1 to 65535"),
-    ("http://::1:8080/mcp", "malformed IPv6 address; write it in brackets"),
-    ("http://[::1/mcp", "malformed IPv6 address; write it in brackets"),
-])
-@pytest.mark.parametrize(("front_end", "flag", "other"), [
-    ("cli", "--server-url", "--mcp-url"),
-    ("pytest", "--mcp-url", "--server-url"),
-])
-def test_bad_urls_name_the_callers_option(url: str, message: str, front_end: str, flag: str,
-                                          other: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "expected http://HOST:PORT/PATH"),
+        ("http://127.0.0.1:70000/mcp", "port '70000' is not a number from 1 to 65535"),
+        ("http://127.0.0.1:0/mcp", "port '0' is not a number from 1 to 65535"),
+        ("http://::1:8080/mcp", "malformed IPv6 address; write it in brackets"),
+        ("http://[::1/mcp", "malformed IPv6 address; write it in brackets"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("front_end", "flag", "other"),
+    [
+        ("cli", "--server-url", "--mcp-url"),
+        ("pytest", "--mcp-url", "--server-url"),
+    ],
+)
+def test_bad_urls_name_the_callers_option(
+    url: str, message: str, front_end: str, flag: str, other: str
+) -> None:
     with pytest.raises(ConfigError) as exc:
         Target.at_url(url, front_end=front_end)
     assert f"invalid MCP URL {url!r} from {flag}: {message}" in str(exc.value)
@@ -130,11 +137,14 @@ def test_good_urls_pass() -> None:
         assert check_url(url) == url
 
 
-@pytest.mark.parametrize(("front_end", "fix"), [
-    ("cli", "fix --server-url, or spawn one with --server-cmd"),
-    ("pytest", "fix --mcp-url, or spawn one with --mcp-server-cmd"),
-    ("api", "fix LoadSpec.url, or spawn one with Target.spawn(command)"),
-])
+@pytest.mark.parametrize(
+    ("front_end", "fix"),
+    [
+        ("cli", "fix --server-url, or spawn one with --server-cmd"),
+        ("pytest", "fix --mcp-url, or spawn one with --mcp-server-cmd"),
+        ("api", "fix LoadSpec.url, or spawn one with Target.spawn(command)"),
+    ],
+)
 def test_at_url_unreachable_names_the_fix(front_end: str, fix: str) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/mcp"
     expected = rf"cannot reach the MCP server at {url} .*{re.escape(fix)}"
@@ -176,10 +186,13 @@ def test_spawned_target_that_crashes_at_startup() -> None:
         Target.spawn(cmd, startup_timeout_s=10)
 
 
-@pytest.mark.parametrize(("front_end", "fix"), [
-    ("cli", "let it be spawned (--server-cmd) or give its pid (--server-pid)"),
-    ("pytest", "let it be spawned (--mcp-server-cmd) instead of giving --mcp-url"),
-])
+@pytest.mark.parametrize(
+    ("front_end", "fix"),
+    [
+        ("cli", "let it be spawned (--server-cmd) or give its pid (--server-pid)"),
+        ("pytest", "let it be spawned (--mcp-server-cmd) instead of giving --mcp-url"),
+    ],
+)
 def test_rss_without_a_pid_names_the_fix(front_end: str, fix: str) -> None:
     with pytest.raises(TargetError, match=re.escape(fix)):
         Target("http://127.0.0.1:1/mcp", front_end=front_end).rss()
@@ -208,6 +221,7 @@ def test_preexec_fn_imports_nothing_in_the_child() -> None:
             set_pdeathsig()
         print("ok")
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=30, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
     assert out.stdout.strip() == "ok", out.stderr
