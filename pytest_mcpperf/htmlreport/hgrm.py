@@ -8,6 +8,7 @@ written in milliseconds (the histograms record microseconds).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -24,11 +25,14 @@ def write(h: HdrHistogram, ticks_per_half_distance: int = 5, scale: float = US_P
     lines = [f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}", ""]
     total = int(h.get_total_count())
     if total:
-        for step in h.get_percentile_iterator(ticks_per_half_distance):
-            value = step.value_iterated_to / scale
-            level = step.percentile_level_iterated_to / 100.0
-            count = step.total_count_to_this_value
-            line = f"{value:12.{digits}f} {level:14.12f} {count:10d}"
+        cumulative = list(itertools.accumulate(int(c) for c in h.counts))
+        for percent in _levels(h, ticks_per_half_distance):
+            # each value as `get_value_at_percentile` (and so the report's own p50 / p99)
+            # gives it, the count as the values at or below it
+            level = percent / 100.0
+            value_us = h.get_value_at_percentile(percent)
+            count = cumulative[h.get_counts_array_index(value_us)]
+            line = f"{value_us / scale:12.{digits}f} {level:14.12f} {count:10d}"
             if level < 1.0:
                 line += f" {1.0 / (1.0 - level):14.2f}"
             lines.append(line)
@@ -40,6 +44,19 @@ def write(h: HdrHistogram, ticks_per_half_distance: int = 5, scale: float = US_P
     )
     lines.append(f"#[Buckets = {h.bucket_count:12d}, SubBuckets     = {h.sub_bucket_count:12d}]")
     return "\n".join(lines) + "\n"
+
+
+#: The report's own percentiles, always lines of the file (HDR's steps may miss them).
+REPORT_LEVELS = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
+
+
+def _levels(h: HdrHistogram, ticks_per_half_distance: int) -> list[float]:
+    """HDR's percentile steps (denser toward 100) with `REPORT_LEVELS` added, in order."""
+    steps = [
+        s.percentile_level_iterated_to for s in h.get_percentile_iterator(ticks_per_half_distance)
+    ]
+    top = max(steps)
+    return sorted({*steps, *(p for p in REPORT_LEVELS if p < top)})
 
 
 def _stddev_us(h: HdrHistogram) -> float:

@@ -403,6 +403,7 @@
     }
     if (DATA.comparison && runs.length > 1) { comparisonPart(main, runs); }
     runs.forEach(function (run, i) { main.appendChild(runSection(run, i)); });
+    window.mcpperfRenderMs = performance.now();  // since navigation began: parse + draw
     document.body.setAttribute("data-ready", "1");
   }
 
