@@ -18,6 +18,7 @@ from pytest_mcpperf.analysis import memory, stress
 from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
 from pytest_mcpperf.analysis.server import MeasuredServer, RunOne
 from pytest_mcpperf.errors import ConfigError
+from pytest_mcpperf.progress import LiveProgress
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import RunSettings
 from pytest_mcpperf.spec import LoadSpec
@@ -37,28 +38,6 @@ class Engine(Protocol):
     def arun(
         self, spec: LoadSpec, *, progress: Progress | None = None
     ) -> Awaitable[LoadResult]: ...
-
-
-class ProgressLines:
-    """Turns the engine's progress updates (about one a second) into a line every `every_s`.
-
-    An update has `elapsed_s`, `sent`, `ok`, `failed` and `rps`; `write` gets the text.
-    """
-
-    def __init__(self, name: str, write: Callable[[str], None], every_s: float = 5.0) -> None:
-        self.name = name
-        self.write = write
-        self.every_s = every_s
-        self._next = every_s
-
-    def __call__(self, update: Any) -> None:
-        if update.elapsed_s < self._next:
-            return
-        self._next = update.elapsed_s + self.every_s
-        self.write(
-            f"mcpperf {self.name}: {update.elapsed_s:.0f}s, sent {update.sent}, "
-            f"ok {update.ok}, failed {update.failed}, {update.rps:.0f} rps"
-        )
 
 
 ENGINE_MODULE = "pytest_mcpperf.engine.runner"
@@ -108,7 +87,7 @@ class PerfClient:
         engine: Callable[[], Engine],
         record: Callable[[dict[str, Any]], None],
         check_server: Callable[[], None],
-        progress: Progress | None = None,
+        progress: Callable[[LoadSpec], LiveProgress] | None = None,
     ) -> None:
         self._plan = plan
         self._engine = engine
@@ -125,13 +104,24 @@ class PerfClient:
         """Run the scenario to completion (safe also when an event loop is running)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
-        return self._finish(plan, self._engine().run(plan.spec, progress=self._progress))
+        live = self._progress(plan.spec) if self._progress is not None else None
+        try:
+            result = self._engine().run(plan.spec, progress=live)
+        finally:
+            if live is not None:
+                live.close()
+        return self._finish(plan, result)
 
     async def arun(self, **overrides: Any) -> LoadResult:
         """Run the scenario from an async test (pytest-asyncio)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
-        result = await self._engine().arun(plan.spec, progress=self._progress)
+        live = self._progress(plan.spec) if self._progress is not None else None
+        try:
+            result = await self._engine().arun(plan.spec, progress=live)
+        finally:
+            if live is not None:
+                live.close()
         return self._finish(plan, result)
 
     def record(self, result: Mapping[str, Any]) -> LoadResult:

@@ -1,5 +1,5 @@
-"""The JSON report writer: a plugin object created only when `--perf-report` asks for it,
-and only on the xdist controller (workers send their results on the test reports)."""
+"""The report writers: a plugin object per format `--perf-report` asks for (json, html),
+created only on the xdist controller (workers send their results on the test reports)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ class PerfReport:
         path: Path,
         entries: Callable[[], Sequence[dict[str, Any]]],
         plugin_version: str,
+        fmt: str = "json",
     ) -> None:
+        self.fmt = fmt
         self.config = config
         self.path = path if path.is_absolute() else config.invocation_params.dir / path
         self.entries = entries
@@ -67,6 +69,11 @@ class PerfReport:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         report = build_report(self.entries(), environment(self.config), self.plugin_version)
+        if self.fmt == "html":
+            from pytest_mcpperf import htmlreport
+
+            htmlreport.write(self.path, [(self.path.name, _finite(report))])
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         text = json.dumps(_finite(report), indent=2, allow_nan=False, default=str)
@@ -75,7 +82,8 @@ class PerfReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.write_sep("-", f"mcpperf report: {self.path}")
+        what = "HTML report" if self.fmt == "html" else "report"
+        terminalreporter.write_sep("-", f"mcpperf {what}: {self.path}")
 
 
 def _finite(value: Any) -> Any:

@@ -9,7 +9,7 @@ fixture objects in `fixtures.py`, run state in `session.py`, output in `summary.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -20,14 +20,14 @@ from pytest_mcpperf.fixtures import (
     MemorySeries,
     PerfClient,
     Plan,
-    Progress,
-    ProgressLines,
     StressCheck,
     load_engine,
     start_server,
 )
 from pytest_mcpperf.monitor import ServerMonitor
+from pytest_mcpperf.progress import CallbackSink, LiveProgress, style_for
 from pytest_mcpperf.session import PerfSession, recorder, session_key
+from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.summary import client_bound_note, render
 from pytest_mcpperf.target import Target
 
@@ -47,10 +47,17 @@ _HELP = {
         "the bundled server",
     ),
     "report": (
-        "json[:PATH]",
-        "write the JSON report of every load test to PATH "
-        f"(PATH defaults to {cfg.DEFAULT_REPORT_PATH})",
+        "json[:PATH],html[:PATH]",
+        "write the JSON report and/or the self-contained HTML report of every load test "
+        f"to PATH (defaults {cfg.DEFAULT_REPORT_PATHS['json']}, "
+        f"{cfg.DEFAULT_REPORT_PATHS['html']})",
         "no report",
+    ),
+    "progress": (
+        "auto|line|none",
+        "live progress of a run: auto rewrites one line on a terminal and writes a line "
+        "every 10 s in a log or with CI set; line always writes the periodic lines",
+        "auto",
     ),
     "duration": (
         "SECONDS",
@@ -111,12 +118,16 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_mcpperf.perfreport import PerfReport
         from pytest_mcpperf.version import __version__
 
-        writer = PerfReport(config, run.report[1], lambda: state.entries, __version__)
-        config.pluginmanager.register(writer, "mcpperf-report")
+        for fmt, path in run.report:
+            writer = PerfReport(config, path, lambda: state.entries, __version__, fmt=fmt)
+            config.pluginmanager.register(writer, _REPORT_PLUGINS[fmt])
+
+
+_REPORT_PLUGINS = {"json": "mcpperf-report", "html": "mcpperf-report-html"}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for name in ("mcpperf-report", "mcpperf-session"):
+    for name in (*_REPORT_PLUGINS.values(), "mcpperf-session"):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin)
@@ -210,23 +221,46 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
         engine=load_engine,
         check_server=check_server,
         record=recorder(item),
-        progress=_progress_lines(request.config, item.name),
+        progress=_live_progress(request.config, item.name, run.progress),
     )
 
 
-def _progress_lines(config: pytest.Config, name: str) -> Progress | None:
-    """With -v, a progress line every few seconds of a long run (not on xdist workers)."""
+def _live_progress(
+    config: pytest.Config, name: str, setting: str
+) -> Callable[[LoadSpec], LiveProgress] | None:
+    """Live progress through pytest's terminal writer (`--perf-progress`); xdist workers
+    show nothing (their results arrive with their reports)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
-    if config.get_verbosity() < 1 or reporter is None or hasattr(config, "workerinput"):
+    if reporter is None or hasattr(config, "workerinput"):
+        return None
+    style = style_for(setting, bool(getattr(reporter, "isatty", False)))
+    if style is None:
         return None
 
-    def write(line: str) -> None:
+    def outside_capture(fn: Callable[[], None]) -> None:
         # The test's output is being captured: step around it, as live logging does.
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(line)
+            fn()
 
-    return ProgressLines(name, write)
+    def rewrite(text: str) -> None:
+        def draw() -> None:
+            if not started:
+                reporter.ensure_newline()
+                started.append(True)
+            reporter.rewrite(text, erase=True)
+
+        outside_capture(draw)
+
+    def end() -> None:
+        started.clear()
+        outside_capture(lambda: reporter.write("\n"))
+
+    started: list[bool] = []
+    sink = CallbackSink(
+        rewrite, lambda text: outside_capture(lambda: reporter.write_line(text)), end
+    )
+    return lambda spec: LiveProgress(sink, style, name, spec.warmup_s + spec.duration_s)
 
 
 @pytest.fixture

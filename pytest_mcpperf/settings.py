@@ -25,7 +25,9 @@ from pytest_mcpperf.target import check_url, split_command
 from pytest_mcpperf.vocabulary import ARRIVALS, PATTERNS, PROTOCOLS, option
 
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
-REPORT_FORMATS = ("json",)
+REPORT_FORMATS = ("json", "html")
+DEFAULT_REPORT_PATHS = {"json": DEFAULT_REPORT_PATH, "html": "mcpperf-report.html"}
+PROGRESS_CHOICES = ("auto", "line", "none")
 
 
 class ConfigLike(Protocol):
@@ -173,13 +175,26 @@ def _mix_entry(entry: object, name: str, where: str, expected: str) -> ToolCall:
     return ToolCall(tool, args, weight)
 
 
-def parse_report(value: object, name: str, where: str) -> tuple[str, Path]:
-    """`json` or `json:PATH` -> (format, path)."""
-    text = str(value)
-    fmt, _, path = text.partition(":")
-    if fmt not in REPORT_FORMATS:
-        raise _fail(name, value, where, "json or json:PATH, e.g. json:perf.json")
-    return fmt, Path(path or DEFAULT_REPORT_PATH)
+def parse_report(value: object, name: str, where: str) -> tuple[tuple[str, Path], ...]:
+    """`FORMAT[:PATH]`, several joined by commas (`json:r.json,html:r.html`) ->
+    ((format, path), ...); FORMAT is json or html, each at most once."""
+    out: dict[str, Path] = {}
+    for part in str(value).split(","):
+        fmt, _, path = part.strip().partition(":")
+        if fmt not in REPORT_FORMATS or fmt in out:
+            raise _fail(
+                name,
+                value,
+                where,
+                "json[:PATH] or html[:PATH], or both joined by a comma, "
+                "e.g. json:perf.json,html:perf.html",
+            )
+        out[fmt] = Path(path or DEFAULT_REPORT_PATHS[fmt])
+    return tuple(out.items())
+
+
+def parse_progress(value: object, name: str, where: str) -> str:
+    return parse_choice(value, name, where, PROGRESS_CHOICES)
 
 
 def parse_url(value: object, name: str, where: str) -> str:
@@ -295,6 +310,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("report", "--perf-report", "perf_report", "MCPPERF_REPORT", parse_report),
     Setting(
+        "progress", "--perf-progress", "perf_progress", "MCPPERF_PROGRESS", parse_progress, "auto"
+    ),
+    Setting(
         "duration",
         option(PYTEST, "duration"),
         "perf_duration",
@@ -331,7 +349,8 @@ class RunSettings:
 
     url: str | None = None
     server_cmd: str | None = None
-    report: tuple[str, Path] | None = None
+    report: tuple[tuple[str, Path], ...] | None = None
+    progress: str = "auto"
     duration: float | None = None
     processes: int = 1
     startup_timeout: float = 20.0
@@ -432,7 +451,7 @@ def header_line(run: RunSettings) -> str:
     else:
         target = "bundled server"
     duration = f"{run.duration:g}s ({option(PYTEST, 'duration')})" if run.duration else "per marker"
-    report = f"{run.report[0]}:{run.report[1]}" if run.report else "off"
+    report = ",".join(f"{fmt}:{path}" for fmt, path in run.report) if run.report else "off"
     return (
         f"mcpperf: target {target}, duration {duration}, processes {run.processes}, report {report}"
     )

@@ -4,6 +4,7 @@
     mcpperf client  [globals] throughput|latency|stress|memory|burst|concurrent ...
     mcpperf stress  [globals] memory|cpu|flood|chaos|recovery ...
     mcpperf memory  [globals] baseline|leak-detection|growth-analysis ...
+    mcpperf report  RUN.json [OTHER.json ...] [-o report.html] [--hgrm HISTOGRAM]
 
 Exit statuses: `pytest_mcpperf.cli.exitcodes.Exit` (the table ends every `--help`).
 """
@@ -20,7 +21,7 @@ from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
 from pytest_mcpperf.version import __version__
 
-COMMANDS = ("server", "client", "stress", "memory")
+COMMANDS = ("server", "client", "stress", "memory", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

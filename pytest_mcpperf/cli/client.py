@@ -9,7 +9,8 @@
 
 Without --server-url the bundled server (or --server-cmd) is spawned and measured,
 its memory and CPU sampled. Prints the seed's result block (or, with --json, only the
-report object on stdout); a progress line goes to stderr while it runs.
+report object on stdout); live progress goes to stderr while it runs (--progress),
+and --html PATH writes the self-contained HTML report as well.
 Exit status 1 when the run failed (errors over 1 %, or nothing answered); the table
 below lists them all.
 """
@@ -19,12 +20,14 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pytest_mcpperf import settings
+from pytest_mcpperf import progress, settings
 from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target
+from pytest_mcpperf.progress import PROGRESS_CHOICES
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
 from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
 
@@ -95,6 +98,20 @@ def _run_options() -> argparse.ArgumentParser:
         choices=ARRIVALS,
         default="constant",
         help="open-loop arrival process (default: constant)",
+    )
+    g.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        default=None,
+        help="also write the self-contained HTML report of the run to PATH",
+    )
+    g.add_argument(
+        "--progress",
+        choices=PROGRESS_CHOICES,
+        default="auto",
+        help="live progress on stderr: auto rewrites one line on a terminal and writes a "
+        "line every 10 s otherwise or with CI set; line: always those lines (default: auto)",
     )
     g.add_argument(
         "--protocol",
@@ -224,36 +241,31 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
     )
 
 
-class ProgressLine:
-    """Writes one progress line a second to stderr (rewritten in place on a TTY)."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def __call__(self, p: Any) -> None:
-        line = f"[{p.elapsed_s:6.1f}s] sent {p.sent}  ok {p.ok}  failed {p.failed}  {p.rps:.0f} rps"
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _run(args: argparse.Namespace) -> int:
     from pytest_mcpperf.engine import report, runner
 
     with open_target(args) as target:  # a bad URL or an absent server: usage error, exit 2
-        progress = ProgressLine()
+        spec = build_spec(args, target.url, target.pid)
+        style = progress.style_for(args.progress, progress.is_terminal(sys.stderr))
+        live = None
+        if style is not None:
+            sink = progress.StreamSink(sys.stderr)
+            live = progress.LiveProgress(
+                sink, style, spec.scenario, spec.warmup_s + spec.duration_s
+            )
         try:
-            result = runner.run(build_spec(args, target.url, target.pid), progress=progress)
+            result = runner.run(spec, progress=live)
         finally:
-            progress.done()
+            if live is not None:
+                live.close()
     data = result.to_dict()
     if args.mode == "memory":
         data["memory"] = memory_summary(data)
+    if args.html is not None:
+        from pytest_mcpperf import htmlreport
+
+        htmlreport.write(args.html, [(args.html.name, data)])
+        print(f"mcpperf: HTML report written to {args.html}", file=sys.stderr)
     if args.json:
         print(report.to_json(data))
     else:

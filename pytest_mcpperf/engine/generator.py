@@ -51,6 +51,9 @@ class ProgressUpdate:
     ok: int
     failed: int
     rps: float
+    #: the last second's p99 latency; over several processes the largest of theirs,
+    #: an upper bound of the merged p99 (exact merging waits for the run's end)
+    p99_ms: float = 0.0
 
 
 ProgressFn = Callable[[ProgressUpdate], None]
@@ -256,7 +259,12 @@ class Generator:
                 ok = st.ok
                 self.progress(
                     ProgressUpdate(
-                        self.clock() - self.t0, st.sent, ok, st.failed, float(ok - prev_ok)
+                        self.clock() - self.t0,
+                        st.sent,
+                        ok,
+                        st.failed,
+                        float(ok - prev_ok),
+                        self.recorder.last_p99_ms(),
                     )
                 )
                 prev_ok = ok

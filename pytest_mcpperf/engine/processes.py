@@ -124,4 +124,5 @@ def sum_progress(parts: Iterable[ProgressUpdate]) -> ProgressUpdate:
         sum(i.ok for i in items),
         sum(i.failed for i in items),
         sum(i.rps for i in items),
+        max(i.p99_ms for i in items),
     )

@@ -87,17 +87,44 @@ class ToolStats:
 
 @dataclass
 class SecondRow:
-    """One second of the run (by completion time; `sent` by send time)."""
+    """One second of the run (by completion time; `sent` by send time).
+
+    `errors` holds the second's failures by class and code, so that a chart can show
+    which errors came when; the run's totals stay in `RunStats.errors`.
+    """
 
     t: int
     sent: int = 0
     ok: int = 0
     failed: int = 0
     latency: HdrHistogram = field(default_factory=lambda: new_histogram(SERIES_DIGITS))
+    service: HdrHistogram = field(default_factory=lambda: new_histogram(SERIES_DIGITS))
+    errors: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        p99 = self.latency.get_value_at_percentile(99.0) / 1000.0 if self.ok else 0.0
-        return {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed, "p99_ms": p99}
+        row: dict[str, Any] = {"t": self.t, "sent": self.sent, "ok": self.ok}
+        row["failed"] = self.failed
+        row["p99_ms"] = _pct_ms(self.latency, 99.0)
+        row["p50_ms"] = _pct_ms(self.latency, 50.0)
+        row["p90_ms"] = _pct_ms(self.latency, 90.0)
+        row["max_ms"] = self.latency.get_max_value() / 1000.0 if self.ok else 0.0
+        row["service_p50_ms"] = _pct_ms(self.service, 50.0)
+        row["service_p99_ms"] = _pct_ms(self.service, 99.0)
+        if self.errors:
+            row["errors"] = {c: dict(codes) for c, codes in self.errors.items()}
+        return row
+
+
+def _pct_ms(h: HdrHistogram, pct: float) -> float:
+    return h.get_value_at_percentile(pct) / 1000.0 if h.get_total_count() else 0.0
+
+
+def add_errors(target: dict[str, dict[str, int]], other: dict[str, dict[str, int]]) -> None:
+    """Add error counts by class and code into `target`."""
+    for cls, codes in other.items():
+        mine = target.setdefault(cls, {})
+        for code, n in codes.items():
+            mine[code] = mine.get(code, 0) + n
 
 
 @dataclass
@@ -169,6 +196,8 @@ class RunStats:
             mine_row.ok += row.ok
             mine_row.failed += row.failed
             merge_into(mine_row.latency, row.latency)
+            merge_into(mine_row.service, row.service)
+            add_errors(mine_row.errors, row.errors)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -193,6 +222,8 @@ class RunStats:
                     "ok": r.ok,
                     "failed": r.failed,
                     "latency": encode(r.latency),
+                    "service": encode(r.service),
+                    "errors": r.errors,
                 }
                 for r in self.series
             ],
@@ -212,9 +243,10 @@ class RunStats:
                 decode(t["latency"]), decode(t["service"]), t["ok"], t["failed"]
             )
         for r in data["series"]:
-            out.series.append(
-                SecondRow(r["t"], r["sent"], r["ok"], r["failed"], decode(r["latency"]))
-            )
+            row = SecondRow(r["t"], r["sent"], r["ok"], r["failed"], decode(r["latency"]))
+            row.service = decode(r["service"])
+            row.errors = {c: dict(codes) for c, codes in r["errors"].items()}
+            out.series.append(row)
         return out
 
 
@@ -248,6 +280,7 @@ class Recorder:
         self.second = 0
         self.sec_sent = 0
         self.sec_failed = 0
+        self._sec_errors: dict[str, dict[str, int]] = {}
 
     def ok(self, tool: int, latency_us: int, service_us: int) -> None:
         self._lat[tool].append(latency_us)
@@ -261,6 +294,14 @@ class Recorder:
         self.sec_failed += 1
         codes = self.stats.errors[kind]
         codes[code] = codes.get(code, 0) + 1
+        second = self._sec_errors.setdefault(kind, {})
+        second[code] = second.get(code, 0) + 1
+
+    def last_p99_ms(self) -> float:
+        """The p99 latency of the last closed second (0.0 when nothing completed in it)."""
+        if self.second < 1 or len(self.stats.series) < self.second:
+            return 0.0
+        return _pct_ms(self.stats.series[self.second - 1].latency, 99.0)
 
     def roll(self, next_second: int | None = None) -> None:
         """Fold buffered values into the histograms and close the current row."""
@@ -269,6 +310,8 @@ class Recorder:
         row.failed += self.sec_failed
         self.stats.sent += self.sec_sent
         self.sec_sent = self.sec_failed = 0
+        add_errors(row.errors, self._sec_errors)
+        self._sec_errors = {}
         for i, name in enumerate(self.names):
             ts = self.stats.tools[name]
             lat, svc = self._lat[i], self._svc[i]
@@ -280,6 +323,7 @@ class Recorder:
                     row.latency.record_value(v, n)
                 for v, n in Counter(svc).items():
                     ts.service.record_value(v, n)
+                    row.service.record_value(v, n)
                 lat.clear()
                 svc.clear()
             ts.failed += self._failed[i]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -44,10 +43,8 @@ def test_text_block(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Send rate: 300.0/s" not in out
     assert "of 200/s targeted" in out
     assert "Generator: valid" in out
-    # one progress line a second; the tick may land a request or two off the plan
-    first = re.search(r"\[\s*1\.\ds\] sent (\d+) ", err)
-    assert first is not None, err
-    assert 180 <= int(first.group(1)) <= 220
+    # stderr is not a terminal: a progress line every 10 s, so none in 1.5 s
+    assert "mcpperf client throughput:" not in err
 
 
 def test_json_is_the_report_only(capsys: pytest.CaptureFixture[str]) -> None:

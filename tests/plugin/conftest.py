@@ -28,7 +28,8 @@ FAKE_ENGINE = textwrap.dedent('''
         for second in range(1, int(spec.duration_s) + 1):  # simulated: no waiting
             if progress is not None:
                 progress(types.SimpleNamespace(elapsed_s=float(second), sent=10 * second,
-                                               ok=10 * second, failed=0, rps=10.0))
+                                               ok=10 * second, failed=0, rps=10.0,
+                                               p99_ms=2.0))
         total = int(spec.rate * spec.duration_s)
         failed = int(spec.arguments.get("fail", 0))
         return LoadResult({

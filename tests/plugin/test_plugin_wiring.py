@@ -280,23 +280,86 @@ def test_report_path_is_relative_to_the_invocation_dir(
     assert (fake_project.pytester.path / "mcpperf-report.json").exists()
 
 
-def test_progress_lines_with_verbose(fake_project: FakeProject) -> None:
-    fake_project.pytester.makepyfile("""
-        import pytest
+LONG_TEST = """
+    import pytest
 
-        @pytest.mark.load(rate=10, duration=12)
-        def test_long(perf_client):
-            perf_client.run()
-    """)
-    result = fake_project.run("-v")
+    @pytest.mark.load(rate=10, duration=25)
+    def test_long(perf_client):
+        perf_client.run()
+"""
+
+
+def test_progress_in_a_log_is_a_line_every_ten_seconds(fake_project: FakeProject) -> None:
+    fake_project.pytester.makepyfile(LONG_TEST)
+    result = fake_project.run()  # stdout is a pipe: not a terminal
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
+    lines = [line for line in result.outlines if line.startswith("mcpperf test_long:")]
+    assert lines == [
+        "mcpperf test_long: 10/25 s, sent 100, ok 100, failed 0, 10 rps, p99 2.0 ms",
+        "mcpperf test_long: 20/25 s, sent 200, ok 200, failed 0, 10 rps, p99 2.0 ms",
+    ]
+    assert "\r" not in result.stdout.str()
+    quiet = fake_project.run("--perf-progress=none")
+    assert "mcpperf test_long:" not in quiet.stdout.str()
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten(fake_project: FakeProject) -> None:
+    fake_project.pytester.makepyfile(LONG_TEST)
+    out = run_in_pty(
         [
-            "mcpperf test_long: 5s, sent 50, ok 50, failed 0, 10 rps",
-            "mcpperf test_long: 10s, sent 100, ok 100, failed 0, 10 rps",
-        ]
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--mcp-server-cmd={fake_project.server_cmd}",
+        ],
+        cwd=fake_project.pytester.path,
     )
-    assert "mcpperf test_long: 1" not in fake_project.run().stdout.str()
+    assert "1 passed" in out, out
+    drawn = [part for part in out.split("\r") if part.startswith("mcpperf test_long:")]
+    # every update redraws the line in place: 25 of them, the first and the last shown
+    assert len(drawn) == 25, out
+    assert drawn[0].startswith("mcpperf test_long: 1/25 s, sent 10, ok 10, failed 0, 10 rps")
+    assert drawn[-1].startswith("mcpperf test_long: 25/25 s, sent 250")
+    assert "\nmcpperf test_long: 10/25 s" not in out  # no periodic lines on a terminal
+
+
+def run_in_pty(argv: list[str], cwd: Path, timeout_s: float = 60.0) -> str:
+    """Run `argv` with stdout and stderr on a pseudo-terminal; its output, as text."""
+    import os
+    import pty
+    import select
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["COLUMNS"] = "200"
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def test_junitxml_gets_the_result_as_json_property(fake_project: FakeProject) -> None:

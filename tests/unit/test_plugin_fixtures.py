@@ -1,15 +1,17 @@
-"""fixtures.py: PerfClient and ProgressLines with fakes (no pytest wiring, no server)."""
+"""fixtures.py: PerfClient and progress.LiveProgress with fakes (no pytest wiring, no server)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from pytest_mcpperf.fixtures import PerfClient, Plan, ProgressLines
+from pytest_mcpperf.fixtures import PerfClient, Plan
+from pytest_mcpperf.progress import PERIODIC, LiveProgress, StreamSink
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 
@@ -86,16 +88,19 @@ def test_arun() -> None:
     assert (engine.specs[0].rate, result.requests.ok) == (5, 10)
 
 
-def test_progress_lines_every_five_seconds() -> None:
-    lines: list[str] = []
-    progress = ProgressLines("t", lines.append)
-    for second in range(1, 12):
+def test_periodic_progress_writes_a_line_every_ten_seconds() -> None:
+    out = io.StringIO()
+    progress = LiveProgress(StreamSink(out), PERIODIC, "t", 30.0)
+    for second in range(1, 22):
         progress(
-            SimpleNamespace(elapsed_s=float(second), sent=second, ok=second, failed=0, rps=1.0)
+            SimpleNamespace(
+                elapsed_s=float(second), sent=second, ok=second, failed=0, rps=1.0, p99_ms=2.5
+            )
         )
-    assert lines == [
-        "mcpperf t: 5s, sent 5, ok 5, failed 0, 1 rps",
-        "mcpperf t: 10s, sent 10, ok 10, failed 0, 1 rps",
+    progress.close()
+    assert out.getvalue().splitlines() == [
+        "mcpperf t: 10/30 s, sent 10, ok 10, failed 0, 1 rps, p99 2.5 ms",
+        "mcpperf t: 20/30 s, sent 20, ok 20, failed 0, 1 rps, p99 2.5 ms",
     ]
 
 

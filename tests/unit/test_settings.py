@@ -90,17 +90,21 @@ def test_bad_url_is_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("json", ("json", Path("mcpperf-report.json"))),
-        ("json:out/r.json", ("json", Path("out/r.json"))),
+        ("json", (("json", Path("mcpperf-report.json")),)),
+        ("json:out/r.json", (("json", Path("out/r.json")),)),
+        ("html", (("html", Path("mcpperf-report.html")),)),
+        ("json:a.json,html:b.html", (("json", Path("a.json")), ("html", Path("b.html")))),
     ],
 )
-def test_report_option(text: str, expected: tuple[str, Path]) -> None:
+def test_report_option(text: str, expected: tuple[tuple[str, Path], ...]) -> None:
     assert parse_report(text, "--perf-report", "--perf-report") == expected
 
 
 def test_report_option_rejects_unknown_format() -> None:
     with pytest.raises(ConfigError, match=r"invalid --perf-report 'xml:r.xml': expected json"):
         parse_report("xml:r.xml", "--perf-report", "--perf-report")
+    with pytest.raises(ConfigError, match=r"or both joined by a comma"):
+        parse_report("json,json:x.json", "--perf-report", "--perf-report")
 
 
 def test_scenario_parses_every_keyword() -> None:
@@ -200,7 +204,7 @@ def test_run_thresholds_replace_the_markers() -> None:
 
 def test_header_line() -> None:
     run = RunSettings(
-        server_cmd="python s.py {port}", duration=2.0, report=("json", Path("r.json"))
+        server_cmd="python s.py {port}", duration=2.0, report=(("json", Path("r.json")),)
     )
     assert header_line(run) == (
         "mcpperf: target server-cmd 'python s.py {port}', duration 2s "

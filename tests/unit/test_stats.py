@@ -87,11 +87,19 @@ def test_recorder_series_rows() -> None:
     rec.roll(2)
     rows = [r.to_dict() for r in rec.stats.series]
     p99s = [row.pop("p99_ms") for row in rows]
+    services = [row.pop("service_p99_ms") for row in rows]
+    for row in rows:
+        for key in ("p50_ms", "p90_ms", "max_ms", "service_p50_ms"):
+            row.pop(key)
     assert rows == [
-        {"t": 0, "sent": 2, "ok": 1, "failed": 1},
+        {"t": 0, "sent": 2, "ok": 1, "failed": 1, "errors": {"timeout": {"timeout": 1}}},
         {"t": 1, "sent": 1, "ok": 1, "failed": 0},
     ]
     assert p99s == [pytest.approx(1.0, rel=0.01), pytest.approx(3.0, rel=0.01)]
+    assert services == [pytest.approx(0.5, rel=0.01), pytest.approx(2.0, rel=0.01)]
+    assert rec.last_p99_ms() == pytest.approx(3.0, rel=0.01)
+    again = stats.RunStats.from_wire(rec.stats.to_wire())
+    assert [r.to_dict() for r in again.series] == [r.to_dict() for r in rec.stats.series]
     assert rec.stats.tools["b"].failed == 1
     assert rec.stats.error_counts()["timeout"] == 1
     assert stats.summary_ms(rec.stats.total("service"))["max"] == 2.0
