@@ -4,6 +4,8 @@
     mcpperf client  [globals] throughput|latency|stress|memory|burst|concurrent ...
     mcpperf stress  [globals] memory|cpu|flood|chaos|recovery ...
     mcpperf memory  [globals] baseline|leak-detection|growth-analysis ...
+    mcpperf compare --baseline-cmd CMD --candidate-cmd CMD --runs N [globals] PATTERN ...
+    mcpperf calibrate --runs N [globals] PATTERN ...
 
 Exit statuses: `pytest_mcpperf.cli.exitcodes.Exit` (the table ends every `--help`).
 """
@@ -20,7 +22,7 @@ from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
 from pytest_mcpperf.version import __version__
 
-COMMANDS = ("server", "client", "stress", "memory")
+COMMANDS = ("server", "client", "stress", "memory", "compare")  # compare: also calibrate
 
 
 def build_parser() -> argparse.ArgumentParser:
