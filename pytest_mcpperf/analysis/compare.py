@@ -482,34 +482,40 @@ def text_lines(c: Comparison) -> list[str]:
     return lines
 
 
-def markdown(c: Comparison, title: str = "mcpperf comparison") -> str:
-    """A GitHub-flavoured markdown table of the comparison (for $GITHUB_STEP_SUMMARY)."""
-    icon = {"slower": "slower", "faster": "faster", "unchanged": "unchanged"}
-    head = f"### {title}: **{c.verdict}**" + (" (gate failed)" if c.failed else "")
+def markdown(c: Comparison | Mapping[str, Any], title: str = "mcpperf comparison") -> str:
+    """A GitHub-flavoured markdown table of a comparison (or of its `to_dict()` form, as
+    a report holds it), for $GITHUB_STEP_SUMMARY."""
+    d = c.to_dict() if isinstance(c, Comparison) else c
+    head = f"### {title}: **{d['verdict']}**" + (" (gate failed)" if d["failed"] else "")
     rows = [
         head,
         "",
-        c.reason,
+        str(d["reason"]),
         "",
         "| metric | verdict | change | interval | baseline median | candidate median | gate |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for m in c.metrics.values():
-        unit = METRICS[m.name][2]
-        ci = f"{m.ci_percent[0]:+.1f} .. {m.ci_percent[1]:+.1f} %" if m.ci_percent else "-"
-        verdict = icon.get(m.verdict, f"inconclusive (~{m.runs_needed} runs a side)")
+    for name, m in d["metrics"].items():
+        unit = METRICS[name][2]
+        ci = m["ci_percent"]
+        interval = f"{ci[0]:+.1f} .. {ci[1]:+.1f} %" if ci else "-"
+        verdict = m["verdict"]
+        if verdict == "inconclusive":
+            verdict += f" (~{m['runs_needed']} runs a side)"
         gate = "-"
-        if m.gated:
-            gate = f"{m.limit_percent:g} %" + (" **exceeded**" if m.beyond_limit else "")
+        if m["gated"]:
+            gate = f"{m['limit_percent']:g} %" + (" **exceeded**" if m["beyond_limit"] else "")
         rows.append(
-            f"| {m.name} | {verdict} | {m.change_percent:+.1f} % | {ci} | "
-            f"{statistics.median(m.baseline):.3g} {unit} | "
-            f"{statistics.median(m.candidate):.3g} {unit} | {gate} |"
+            f"| {name} | {verdict} | {m['change_percent']:+.1f} % | {interval} | "
+            f"{statistics.median(m['baseline']):.3g} {unit} | "
+            f"{statistics.median(m['candidate']):.3g} {unit} | {gate} |"
         )
+    runs = d["runs"]
     rows += [
         "",
-        f"{c.runs[0]} baseline and {c.runs[1]} candidate runs; {c.confidence:.0%} confidence "
-        f"over the gated metrics; unchanged means within +-{c.delta_percent:g} %.",
+        f"{runs['baseline']} baseline and {runs['candidate']} candidate runs; "
+        f"{d['confidence']:.0%} confidence over the gated metrics; unchanged means within "
+        f"+-{d['delta_percent']:g} %.",
     ]
     return "\n".join(rows) + "\n"
 
