@@ -149,13 +149,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- running
 
 
+def _check_sides(args: argparse.Namespace) -> None:
+    """Both servers given, each once, before either is started."""
+    for side in ("baseline", "candidate"):
+        if bool(getattr(args, f"{side}_cmd")) == bool(getattr(args, f"{side}_url")):
+            raise ConfigError(
+                f"give the {side} server as exactly one of --{side}-cmd or --{side}-url, "
+                f'e.g. --{side}-cmd "python server.py --port {{port}}"'
+            )
+
+
 def _open(args: argparse.Namespace, side: str) -> Target:
     command, url = getattr(args, f"{side}_cmd"), getattr(args, f"{side}_url")
-    if bool(command) == bool(url):
-        raise ConfigError(
-            f"give the {side} server as exactly one of --{side}-cmd or --{side}-url, "
-            f'e.g. --{side}-cmd "python server.py --port {{port}}"'
-        )
     if url:
         return Target.at_url(url, front_end=CLI)
     timeout_s = float(getattr(args, "startup_timeout_seconds", DEFAULT_STARTUP_TIMEOUT_S))
@@ -210,6 +215,7 @@ def _emit(args: argparse.Namespace, result: cmp.Comparison, extra: dict[str, Any
 
 
 def _compare(args: argparse.Namespace) -> int:
+    _check_sides(args)
     with _open(args, "baseline") as base, _open(args, "candidate") as cand:
         sides = alternate(
             [base, cand], args.runs, args.warmup_runs, _runner(args), ("baseline", "candidate")

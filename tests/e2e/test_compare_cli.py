@@ -44,7 +44,13 @@ def compare(
         env={**os.environ, **(env or {})},
     )
     assert proc.stdout.lstrip().startswith("{"), proc.stdout + proc.stderr
-    return proc, json.loads(proc.stdout)
+    data = json.loads(proc.stdout)
+    p50 = data["metrics"].get("p50", {})
+    print(  # the figures, for -s / -rP
+        f"{baseline_ms:g} ms vs {candidate_ms:g} ms: {data['verdict']}; p50 "
+        f"{p50.get('change_percent')} % {p50.get('ci_percent')}; exit {proc.returncode}"
+    )
+    return proc, data
 
 
 @pytest.mark.parametrize("trial", TRIALS)
