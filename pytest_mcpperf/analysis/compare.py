@@ -83,6 +83,8 @@ def run_summary(report: Mapping[str, Any]) -> Summary:
         out[name] = float(value) if measured else None
     out["error_rate"] = failed / (ok + failed) if ok + failed else 0.0
     out["accuracy"] = str(_get(report, ("accuracy", "verdict")) or "valid")
+    if out["accuracy"] != "valid":
+        out["accuracy_reason"] = str(_get(report, ("accuracy", "reason")) or "")
     out["started_at"] = report.get("started_at")
     return out
 
@@ -377,6 +379,7 @@ def _values(summaries: Sequence[Summary], name: str) -> list[float] | None:
 def _invalid(label: str, summaries: Sequence[Summary]) -> list[str]:
     return [
         f"{label} run {i + 1}: self-check {s.get('accuracy')}"
+        + (f" ({s['accuracy_reason']})" if s.get("accuracy_reason") else "")
         for i, s in enumerate(summaries)
         if s.get("accuracy", "valid") != "valid"
     ]

@@ -75,6 +75,16 @@ def _verdict_options(p: argparse.ArgumentParser) -> None:
     )
     add_typed(
         g,
+        "--rerun-invalid",
+        settings.parse_non_negative_int,
+        metavar="N",
+        default=2,
+        help="a run the generator's self-check did not call valid is run again, at most N "
+        "times in all, and listed under discarded_runs; when they run out the invalid run "
+        "stays and the verdict is inconclusive (default: 2)",
+    )
+    add_typed(
+        g,
         "--fail-on",
         _gates,
         metavar="GATES",
@@ -187,6 +197,28 @@ def _runner(args: argparse.Namespace) -> RunOne:
     return one
 
 
+def rerunning_invalid(one: RunOne, budget: int, discarded: list[dict[str, Any]]) -> RunOne:
+    """`one`, but a run whose self-check is not valid is run again while `budget` lasts,
+    and the discarded run is listed (never silently dropped)."""
+
+    def run(target: Target, label: str) -> dict[str, Any]:
+        summary = one(target, label)
+        if label.endswith("warm-up"):  # not measured: its self-check does not matter
+            return summary
+        while summary.get("accuracy", "valid") != "valid" and len(discarded) < budget:
+            discarded.append(
+                {
+                    "run": label,
+                    "self_check": summary.get("accuracy"),
+                    "reason": summary.get("accuracy_reason", ""),
+                }
+            )
+            summary = one(target, f"{label} again")
+        return summary
+
+    return run
+
+
 def alternate(
     targets: Sequence[Target], runs: int, warmup: int, one: RunOne, labels: Sequence[str]
 ) -> list[list[dict[str, Any]]]:
@@ -209,6 +241,8 @@ def _emit(args: argparse.Namespace, result: cmp.Comparison, extra: dict[str, Any
         print(json.dumps(data, indent=2))
     else:
         print("\n".join(cmp.text_lines(result)))
+        for d in data.get("discarded_runs", []):
+            print(f"  run again: {d['run']} (self-check {d['self_check']}: {d['reason']})")
     path = args.markdown or os.environ.get(GITHUB_SUMMARY_ENV)
     if path:
         baseline.append_markdown(cmp.markdown(result, f"mcpperf {args.command} {args.mode}"), path)
@@ -216,10 +250,10 @@ def _emit(args: argparse.Namespace, result: cmp.Comparison, extra: dict[str, Any
 
 def _compare(args: argparse.Namespace) -> int:
     _check_sides(args)
+    discarded: list[dict[str, Any]] = []
+    one = rerunning_invalid(_runner(args), args.rerun_invalid, discarded)
     with _open(args, "baseline") as base, _open(args, "candidate") as cand:
-        sides = alternate(
-            [base, cand], args.runs, args.warmup_runs, _runner(args), ("baseline", "candidate")
-        )
+        sides = alternate([base, cand], args.runs, args.warmup_runs, one, ("baseline", "candidate"))
     result = cmp.compare(
         sides[0],
         sides[1],
@@ -227,15 +261,17 @@ def _compare(args: argparse.Namespace) -> int:
         delta_percent=args.delta,
         confidence=args.confidence,
     )
-    _emit(args, result, {})
+    _emit(args, result, {"discarded_runs": discarded})
     return Exit.FAILED if result.failed else Exit.OK
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     from pytest_mcpperf.cli.options import open_target
 
+    discarded: list[dict[str, Any]] = []
+    one = rerunning_invalid(_runner(args), args.rerun_invalid, discarded)
     with open_target(args) as target:
-        sides = alternate([target, target], args.runs, args.warmup_runs, _runner(args), "AB")
+        sides = alternate([target, target], args.runs, args.warmup_runs, one, "AB")
     result = cmp.compare(
         sides[0], sides[1], args.fail_on, delta_percent=args.delta, confidence=args.confidence
     )
@@ -251,7 +287,8 @@ def _calibrate(args: argparse.Namespace) -> int:
                 f"  {name}: run-to-run noise {d['noise_cv_percent']:.1f} %, smallest "
                 f"detectable change {words}"
             )
-    _emit(args, result, {"calibration": {"runs_a_side": args.runs, "metrics": detectable}})
+    calibration = {"runs_a_side": args.runs, "metrics": detectable}
+    _emit(args, result, {"calibration": calibration, "discarded_runs": discarded})
     return Exit.OK
 
 

@@ -48,7 +48,8 @@ def compare(
     p50 = data["metrics"].get("p50", {})
     print(  # the figures, for -s / -rP
         f"{baseline_ms:g} ms vs {candidate_ms:g} ms: {data['verdict']}; p50 "
-        f"{p50.get('change_percent')} % {p50.get('ci_percent')}; exit {proc.returncode}"
+        f"{p50.get('change_percent')} % {p50.get('ci_percent')}; exit {proc.returncode}; "
+        f"runs again: {len(data['discarded_runs'])}"
     )
     return proc, data
 

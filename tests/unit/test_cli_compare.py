@@ -9,7 +9,7 @@ import pytest
 
 from pytest_mcpperf.analysis import compare as cmp
 from pytest_mcpperf.cli import build_parser, main
-from pytest_mcpperf.cli.compare import alternate
+from pytest_mcpperf.cli.compare import alternate, rerunning_invalid
 
 
 def test_options_parse() -> None:
@@ -76,3 +76,21 @@ def test_calibration_reports_noise_and_the_smallest_detectable_change() -> None:
     assert 2 < d["noise_cv_percent"] < 7
     assert 3 < d["detectable_percent"] < 15
     assert cmp.detectable_change(runs, 3)["p50"]["detectable_percent"] is None
+
+
+def test_an_invalid_run_is_run_again_while_the_budget_lasts_and_listed() -> None:
+    verdicts = iter(["valid", "client_bound", "valid", "client_bound", "client_bound"])
+
+    def one(target: Any, label: str) -> dict[str, Any]:
+        v = next(verdicts)
+        return {"p50": 1.0, "accuracy": v, "accuracy_reason": "lag" if v != "valid" else ""}
+
+    discarded: list[dict[str, Any]] = []
+    run = rerunning_invalid(one, 2, discarded)
+    assert run("A", "a run 1")["accuracy"] == "valid"
+    assert run("A", "a run 2")["accuracy"] == "valid"  # rerun once
+    assert run("A", "a run 3")["accuracy"] == "client_bound"  # the budget is spent
+    assert discarded == [
+        {"run": "a run 2", "self_check": "client_bound", "reason": "lag"},
+        {"run": "a run 3", "self_check": "client_bound", "reason": "lag"},
+    ]
