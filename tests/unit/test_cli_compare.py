@@ -87,9 +87,10 @@ def test_an_invalid_run_is_run_again_while_the_budget_lasts_and_listed() -> None
 
     discarded: list[dict[str, Any]] = []
     run = rerunning_invalid(one, 2, discarded)
-    assert run("A", "a run 1")["accuracy"] == "valid"
-    assert run("A", "a run 2")["accuracy"] == "valid"  # rerun once
-    assert run("A", "a run 3")["accuracy"] == "client_bound"  # the budget is spent
+    target: Any = "A"
+    assert run(target, "a run 1")["accuracy"] == "valid"
+    assert run(target, "a run 2")["accuracy"] == "valid"  # rerun once
+    assert run(target, "a run 3")["accuracy"] == "client_bound"  # the budget is spent
     assert discarded == [
         {"run": "a run 2", "self_check": "client_bound", "reason": "lag"},
         {"run": "a run 3", "self_check": "client_bound", "reason": "lag"},
