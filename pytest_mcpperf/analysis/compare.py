@@ -435,8 +435,9 @@ def _top_verdict(
     missing = [g for g in gates if g not in metrics]
     if missing:
         return "inconclusive", (
-            f"no figures for {', '.join(missing)} in every run (at least 2 runs a side, "
-            f"each with successful requests; got {runs[0]} and {runs[1]})"
+            f"no figures for {', '.join(missing)} in every run (it takes at least 2 runs "
+            f"a side, each with successful requests; got {runs[0]} and {runs[1]}): repeat "
+            "each side's run, 5 times or more"
         )
     gated = [metrics[g] for g in gates]
     for verdict in ("slower", "inconclusive", "faster"):
