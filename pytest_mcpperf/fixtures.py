@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from pytest_mcpperf.analysis import memory, stress
+from pytest_mcpperf.analysis.compare import (
+    Gate,
+    summaries_of,
+    text_lines,
+    with_repeats,
+)
+from pytest_mcpperf.analysis.compare import compare as compare_runs
 from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
 from pytest_mcpperf.analysis.server import MeasuredServer, RunOne
+from pytest_mcpperf.baseline import Baseline
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.progress import LiveProgress
 from pytest_mcpperf.result import LoadResult
@@ -88,12 +96,16 @@ class PerfClient:
         record: Callable[[dict[str, Any]], None],
         check_server: Callable[[], None],
         progress: Callable[[LoadSpec], LiveProgress] | None = None,
+        repeat: int = 1,
+        compare: Compare | None = None,
     ) -> None:
         self._plan = plan
         self._engine = engine
         self._record = record
         self._check_server = check_server
         self._progress = progress
+        self._repeat = repeat
+        self._compare = compare
         self.results: list[LoadResult] = []
 
     def spec(self, **overrides: Any) -> LoadSpec:
@@ -104,25 +116,31 @@ class PerfClient:
         """Run the scenario to completion (safe also when an event loop is running)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
+        runs = [self._run_once(plan) for _ in range(self._repeat)]
+        return self._finish(plan, _repeated(runs))
+
+    def _run_once(self, plan: Plan) -> LoadResult:
         live = self._progress(plan.spec) if self._progress is not None else None
         try:
-            result = self._engine().run(plan.spec, progress=live)
+            return self._engine().run(plan.spec, progress=live)
         finally:
             if live is not None:
                 live.close()
-        return self._finish(plan, result)
 
     async def arun(self, **overrides: Any) -> LoadResult:
         """Run the scenario from an async test (pytest-asyncio)."""
         __tracebackhide__ = True
         plan = self._begin(overrides)
+        runs = [await self._arun_once(plan) for _ in range(self._repeat)]
+        return self._finish(plan, _repeated(runs))
+
+    async def _arun_once(self, plan: Plan) -> LoadResult:
         live = self._progress(plan.spec) if self._progress is not None else None
         try:
-            result = await self._engine().arun(plan.spec, progress=live)
+            return await self._engine().arun(plan.spec, progress=live)
         finally:
             if live is not None:
                 live.close()
-        return self._finish(plan, result)
 
     def record(self, result: Mapping[str, Any]) -> LoadResult:
         """Record a result this test built from its runs, e.g. with `stress` or `memory`.
@@ -151,14 +169,95 @@ class PerfClient:
         outcomes = check_thresholds(result, plan.thresholds)
         entry = result.to_dict()
         entry["criteria"] = [*entry.get("criteria", []), *(o.to_dict() for o in outcomes)]
+        comparison = self._compare(len(self.results), entry) if self._compare else None
+        if comparison is not None:
+            entry["comparison"] = comparison
         self._record(entry)
         result = LoadResult(entry)
         self.results.append(result)
         self._check_server()
         failed = [o for o in outcomes if not o.passed]
-        if failed:
-            raise AssertionError(failure_message(failed))
+        messages = [failure_message(failed)] if failed else []
+        if comparison is not None and comparison.get("failed"):
+            messages.append(str(comparison["message"]))
+        if messages:
+            raise AssertionError("\n".join(messages))
         return result
+
+
+def _repeated(runs: list[LoadResult]) -> LoadResult:
+    """One result for the repeats of a run: the median one, with every repeat and the
+    spread (a single run unchanged)."""
+    return runs[0] if len(runs) == 1 else LoadResult(with_repeats([r.to_dict() for r in runs]))
+
+
+# ---------------------------------------------------------------- baselines
+
+#: (index of the run in its test, its report entry) -> the entry's `comparison`, or None
+Compare = Callable[[int, dict[str, Any]], dict[str, Any] | None]
+
+
+class BaselineCompare:
+    """Compares each run of a test with the same run of a saved baseline.
+
+    A baseline from another machine gives a comparison that warns (`warn`) and never
+    fails, unless `force`. A scenario the baseline lacks is reported, not failed.
+    """
+
+    def __init__(
+        self,
+        found: Baseline | None,
+        name: str,
+        gates: tuple[Gate, ...],
+        *,
+        force: bool,
+        here: Mapping[str, Any],
+        warn: Callable[[str], None],
+    ) -> None:
+        self.found = found
+        self.name = name
+        self.gates = gates
+        self.force = force
+        self.here = here
+        self.warn = warn
+
+    def for_test(self, nodeid: str) -> Compare:
+        def compare(index: int, entry: dict[str, Any]) -> dict[str, Any] | None:
+            key = nodeid if index == 0 else f"{nodeid} #{index + 1}"
+            return self.compare(key, entry)
+
+        return compare
+
+    def compare(self, key: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+        if self.found is None:
+            self.warn(
+                f"no baseline {self.name!r} to compare {key} with: save one first with "
+                f"--perf-save={self.name}"
+            )
+            return None
+        saved = self.found.scenarios.get(key)
+        if not saved:
+            self.warn(
+                f"baseline {self.name!r} ({self.found.path}) has no runs of {key}: save it "
+                f"again with --perf-save={self.name}"
+            )
+            return None
+        c = compare_runs(saved, summaries_of(entry), self.gates)
+        out = c.to_dict()
+        out["baseline"] = {"name": self.name, "saved_at": self.found.saved_at}
+        title = f"{key} against baseline {self.name!r} (saved {self.found.saved_at})"
+        out["message"] = "\n".join([f"mcpperf comparison of {title}:", *text_lines(c)])
+        if not self.found.same_machine:
+            warning = (
+                f"baseline {self.name!r} was saved on another machine "
+                f"({self.found.mismatch(self.here)}): its figures are no evidence about "
+                f"this one, so {key} is not failed on them; save a baseline here, or "
+                "pass --perf-compare-force"
+            )
+            out["warning"] = warning
+            self.warn(warning)
+            out["failed"] = bool(c.failed and self.force)
+        return out
 
 
 # ---------------------------------------------------------------- stress_check, memory_series

@@ -9,14 +9,18 @@ fixture objects in `fixtures.py`, run state in `session.py`, output in `summary.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 
+from pytest_mcpperf import baseline
 from pytest_mcpperf import settings as cfg
 from pytest_mcpperf.errors import ConfigError, TargetError
 from pytest_mcpperf.fixtures import (
+    BaselineCompare,
+    Compare,
     MemorySeries,
     PerfClient,
     Plan,
@@ -28,7 +32,7 @@ from pytest_mcpperf.monitor import ServerMonitor
 from pytest_mcpperf.progress import CallbackSink, LiveProgress, style_for
 from pytest_mcpperf.session import PerfSession, recorder, session_key
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.summary import client_bound_note, render
+from pytest_mcpperf.summary import client_bound_note, comparison_lines, render
 from pytest_mcpperf.target import Target
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
@@ -101,6 +105,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             type="string",
             default="",
         )
+    _add_compare_options(group)
+
+
+def _add_compare_options(group: Any) -> None:
+    """--perf-repeat, --perf-save[=NAME], --perf-compare[=NAME] and their company."""
+    for flag, (dest, metavar, text) in cfg.COMPARE_OPTIONS.items():
+        if not metavar:
+            group.addoption(flag, dest=dest, action="store_true", default=False, help=text)
+        elif flag in ("--perf-save", "--perf-compare"):
+            group.addoption(
+                flag,
+                dest=dest,
+                metavar=metavar,
+                nargs="?",
+                const="default",
+                default=None,
+                help=text,
+            )
+        else:
+            group.addoption(flag, dest=dest, metavar=metavar, default=None, help=text)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -109,9 +133,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         run = cfg.resolve_run_settings(config)
+        comparing = cfg.resolve_compare_settings(config, config.rootpath)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    state = PerfSession(run)
+    state = PerfSession(run, comparing)
     config.stash[session_key] = state
     config.pluginmanager.register(state, "mcpperf-session")
     if run.report is not None and not hasattr(config, "workerinput"):
@@ -166,6 +191,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     note = client_bound_note(entries)
     if note:
         terminalreporter.write_line(note, yellow=True)
+    compared = comparison_lines(entries)
+    if compared:
+        terminalreporter.write_sep("-", "mcpperf comparison with the baseline")
+        for line in compared:
+            terminalreporter.write_line(line)
+    saved_to = config.stash[session_key].saved_to
+    if saved_to is not None:
+        terminalreporter.write_line(f"mcpperf: baseline saved to {saved_to}")
 
 
 # ---------------------------------------------------------------- fixtures
@@ -222,7 +255,30 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
         check_server=check_server,
         record=recorder(item),
         progress=_live_progress(request.config, item.name, run.progress),
+        repeat=request.config.stash[session_key].comparing.repeat,
+        compare=_baseline_compare(request.config, item.nodeid),
     )
+
+
+_baseline_key = pytest.StashKey[BaselineCompare]()
+
+
+def _baseline_compare(config: pytest.Config, nodeid: str) -> Compare | None:
+    """With --perf-compare: this test's comparison with the baseline (loaded once)."""
+    c = config.stash[session_key].comparing
+    if c.compare is None:
+        return None
+    if _baseline_key not in config.stash:
+        here = baseline.fingerprint()
+        found = baseline.load(c.baseline_dir, c.compare, here)
+
+        def warn(message: str) -> None:
+            warnings.warn(pytest.PytestWarning(f"mcpperf: {message}"), stacklevel=1)
+
+        config.stash[_baseline_key] = BaselineCompare(
+            found, c.compare, c.gates, force=c.force, here=here, warn=warn
+        )
+    return config.stash[_baseline_key].for_test(nodeid)
 
 
 def _live_progress(

@@ -10,21 +10,28 @@ xdist, and a readable property for `--junitxml`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_mcpperf import baseline
+from pytest_mcpperf.analysis.compare import markdown, summaries_of
 from pytest_mcpperf.fixtures import RESULT_PROPERTY
-from pytest_mcpperf.settings import RunSettings
+from pytest_mcpperf.settings import CompareSettings, RunSettings
+from pytest_mcpperf.summary import run_names
 
 
 class PerfSession:
     """The plugin's state for one run: settings, and the load results in report order."""
 
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, comparing: CompareSettings | None = None) -> None:
         self.settings = settings
+        self.comparing = comparing or CompareSettings()
         self.entries: list[dict[str, Any]] = []
+        self.saved_to: Path | None = None
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -36,6 +43,24 @@ class PerfSession:
                 self.entries.append(
                     {"nodeid": report.nodeid, "outcome": report.outcome, **json.loads(value)}
                 )
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """On the controller: save the baseline (--perf-save), write the markdown tables."""
+        if hasattr(session.config, "workerinput"):
+            return
+        c = self.comparing
+        if c.save and self.entries:
+            runs = {
+                name: summaries_of(entry)
+                for entry, name in zip(self.entries, run_names(self.entries), strict=True)
+            }
+            self.saved_to = baseline.save(c.baseline_dir, c.save, runs)
+        compared = [e for e in self.entries if isinstance(e.get("comparison"), dict)]
+        path = c.markdown or os.environ.get("GITHUB_STEP_SUMMARY")
+        if compared and path:
+            tables = [markdown(e["comparison"], str(e["nodeid"])) for e in compared]
+            baseline.append_markdown("\n".join(tables), path)
 
 
 def encode(entry: dict[str, Any]) -> tuple[str, str]:

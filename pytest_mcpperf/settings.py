@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pytest_mcpperf.analysis.compare import DEFAULT_GATES, Gate, parse_gates
 from pytest_mcpperf.analysis.criteria import parse_threshold
+from pytest_mcpperf.baseline import DEFAULT_DIR, NAME_PATTERN
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec, ToolCall
 from pytest_mcpperf.target import check_url, split_command
@@ -454,4 +456,100 @@ def header_line(run: RunSettings) -> str:
     report = ",".join(f"{fmt}:{path}" for fmt, path in run.report) if run.report else "off"
     return (
         f"mcpperf: target {target}, duration {duration}, processes {run.processes}, report {report}"
+    )
+
+
+# ---------------------------------------------------------------- repeats and baselines
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """`--perf-repeat`, `--perf-save[=NAME]`, `--perf-compare[=NAME]` and their company."""
+
+    repeat: int = 1
+    save: str | None = None
+    compare: str | None = None
+    gates: tuple[Gate, ...] = ()
+    force: bool = False
+    baseline_dir: Path = DEFAULT_DIR
+    markdown: str | None = None
+
+
+#: option -> (dest, metavar, help); the optional NAME options take `--opt` alone too.
+COMPARE_OPTIONS: dict[str, tuple[str, str, str]] = {
+    "--perf-repeat": (
+        "perf_repeat",
+        "N",
+        "run every load scenario N times; the report keeps each repeat's summary and "
+        "histograms and their spread, the median repeat stands for the scenario (default: 1)",
+    ),
+    "--perf-save": (
+        "perf_save",
+        "NAME",
+        "save every scenario's per-run summaries as baseline NAME (default name: default) "
+        "in --perf-baseline-dir, keyed by this machine's fingerprint",
+    ),
+    "--perf-compare": (
+        "perf_compare",
+        "NAME",
+        "compare every scenario with baseline NAME (default name: default); a confident "
+        "regression beyond --perf-compare-fail fails the test",
+    ),
+    "--perf-compare-fail": (
+        "perf_compare_fail",
+        "GATES",
+        "gated metrics and the regression each may show, e.g. p99:10%,rps:5% "
+        f"(default: {DEFAULT_GATES})",
+    ),
+    "--perf-compare-force": (
+        "perf_compare_force",
+        "",
+        "fail on a regression even against a baseline saved on another machine "
+        "(default: such a comparison only warns)",
+    ),
+    "--perf-baseline-dir": (
+        "perf_baseline_dir",
+        "DIR",
+        "where baselines live, relative to the rootdir (default: .mcpperf/baselines)",
+    ),
+    "--perf-compare-markdown": (
+        "perf_compare_markdown",
+        "PATH",
+        "append the comparisons as markdown tables to PATH (default: $GITHUB_STEP_SUMMARY "
+        "when set)",
+    ),
+}
+
+
+def parse_baseline_name(value: object, name: str, where: str) -> str:
+    text = str(value)
+    if not NAME_PATTERN.fullmatch(text):
+        raise _fail(name, value, where, "letters, digits, '.', '_' or '-', e.g. main")
+    return text
+
+
+def parse_gates_option(value: object, name: str, where: str) -> tuple[Gate, ...]:
+    return parse_gates(str(value), where)
+
+
+def resolve_compare_settings(config: ConfigLike, rootdir: Path) -> CompareSettings:
+    """The repeat, save and compare options (command line only), checked."""
+
+    def get(dest: str) -> Any:
+        return config.getoption(dest)
+
+    repeat = get("perf_repeat")
+    save, compare = get("perf_save"), get("perf_compare")
+    gates = get("perf_compare_fail")
+    directory = Path(get("perf_baseline_dir") or DEFAULT_DIR)
+    return CompareSettings(
+        repeat=parse_positive_int(repeat, "--perf-repeat", "--perf-repeat") if repeat else 1,
+        save=parse_baseline_name(save, "--perf-save", "--perf-save") if save else None,
+        compare=parse_baseline_name(compare, "--perf-compare", "--perf-compare")
+        if compare
+        else None,
+        gates=parse_gates(gates or DEFAULT_GATES, "--perf-compare-fail"),
+        force=bool(get("perf_compare_force")),
+        baseline_dir=directory if directory.is_absolute() else rootdir / directory,
+        markdown=get("perf_compare_markdown"),
     )

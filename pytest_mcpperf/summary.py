@@ -45,7 +45,7 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
     )
 
 
-def _names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+def run_names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """Node ids, with " #2", " #3"... for the further runs of a test that ran several."""
     seen: dict[str, int] = {}
     names = []
@@ -58,7 +58,7 @@ def _names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def render(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table as lines, columns padded; numbers right-aligned."""
-    rows = [COLUMNS, *(row(e, n) for e, n in zip(entries, _names(entries), strict=True))]
+    rows = [COLUMNS, *(row(e, n) for e, n in zip(entries, run_names(entries), strict=True))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
 
     def fmt(r: Sequence[str]) -> str:
@@ -81,3 +81,17 @@ def client_bound_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
         f"{len(bound)} run(s) were client-bound: the load generator, not the server, was "
         "the limit; their figures describe the client. Use --perf-processes N or less load."
     )
+
+
+def comparison_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each compared run's verdict against its baseline, and why, for the terminal."""
+    lines = []
+    for entry, name in zip(entries, run_names(entries), strict=True):
+        c = entry.get("comparison")
+        if not isinstance(c, Mapping):
+            continue
+        failed = " (FAILED: beyond the allowed limit)" if c.get("failed") else ""
+        lines.append(f"{name}: {c.get('verdict')}{failed}: {c.get('reason')}")
+        if c.get("warning"):
+            lines.append(f"  warning: {c['warning']}")
+    return lines

@@ -5,6 +5,8 @@
     mcpperf stress  [globals] memory|cpu|flood|chaos|recovery ...
     mcpperf memory  [globals] baseline|leak-detection|growth-analysis ...
     mcpperf report  RUN.json [OTHER.json ...] [-o report.html] [--hgrm HISTOGRAM]
+    mcpperf compare --baseline-cmd CMD --candidate-cmd CMD --runs N [globals] PATTERN ...
+    mcpperf calibrate --runs N [globals] PATTERN ...
 
 Exit statuses: `pytest_mcpperf.cli.exitcodes.Exit` (the table ends every `--help`).
 """
@@ -21,7 +23,7 @@ from pytest_mcpperf.cli.options import common_options
 from pytest_mcpperf.errors import McpPerfError
 from pytest_mcpperf.version import __version__
 
-COMMANDS = ("server", "client", "stress", "memory", "report")
+COMMANDS = ("server", "client", "stress", "memory", "report", "compare")  # compare: also calibrate
 
 
 def build_parser() -> argparse.ArgumentParser:

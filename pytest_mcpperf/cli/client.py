@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mcpperf import progress, settings
+from pytest_mcpperf.analysis.compare import summaries_of, with_repeats
 from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target
 from pytest_mcpperf.progress import PROGRESS_CHOICES
-from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
+from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec
 from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
 
 MAX_ERROR_RATE = 0.01
@@ -122,6 +124,35 @@ def _run_options() -> argparse.ArgumentParser:
     return p
 
 
+def _repeat_options(p: argparse.ArgumentParser) -> None:
+    """`client` only: repeats of the run and saving them as a baseline."""
+    g = p.add_argument_group("repeats and baselines")
+    add_typed(
+        g,
+        "--repeat",
+        settings.parse_positive_int,
+        metavar="N",
+        default=1,
+        help="run the scenario N times; the report keeps every repeat and their spread "
+        "(default: 1)",
+    )
+    g.add_argument(
+        "--save",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="NAME",
+        help="save the runs' summaries as baseline NAME (default name: default) in "
+        "--baseline-dir, keyed by this machine's fingerprint",
+    )
+    g.add_argument(
+        "--baseline-dir",
+        metavar="DIR",
+        default=".mcpperf/baselines",
+        help="where baselines live, in your repository (default: .mcpperf/baselines)",
+    )
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "client",
@@ -143,6 +174,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             formatter_class=FORMATTER,
         )
         _add_mode_options(m, name, mode)
+        _repeat_options(m)
         m.set_defaults(func=_run)
 
 
@@ -241,24 +273,40 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
     )
 
 
+def _run_once(args: argparse.Namespace, spec: LoadSpec) -> LoadResult:
+    """One run, with live progress on stderr as `--progress` asks."""
+    from pytest_mcpperf.engine import runner
+
+    style = progress.style_for(args.progress, progress.is_terminal(sys.stderr))
+    live = None
+    if style is not None:
+        sink = progress.StreamSink(sys.stderr)
+        live = progress.LiveProgress(sink, style, spec.scenario, spec.warmup_s + spec.duration_s)
+    try:
+        return runner.run(spec, progress=live)
+    finally:
+        if live is not None:
+            live.close()
+
+
 def _run(args: argparse.Namespace) -> int:
-    from pytest_mcpperf.engine import report, runner
+    from pytest_mcpperf.engine import report
 
     with open_target(args) as target:  # a bad URL or an absent server: usage error, exit 2
-        spec = build_spec(args, target.url, target.pid)
-        style = progress.style_for(args.progress, progress.is_terminal(sys.stderr))
-        live = None
-        if style is not None:
-            sink = progress.StreamSink(sys.stderr)
-            live = progress.LiveProgress(
-                sink, style, spec.scenario, spec.warmup_s + spec.duration_s
-            )
-        try:
-            result = runner.run(spec, progress=live)
-        finally:
-            if live is not None:
-                live.close()
-    data = result.to_dict()
+        reports = []
+        for _ in range(args.repeat):
+            spec = build_spec(args, target.url, target.pid)
+            reports.append(_run_once(args, spec).to_dict())
+    data = with_repeats(reports)
+    result = LoadResult(data)
+    if args.save:
+        from pathlib import Path
+
+        from pytest_mcpperf.baseline import check_name, save
+
+        name = check_name(args.save, "--save")
+        path = save(Path(args.baseline_dir), name, {f"client {args.mode}": summaries_of(data)})
+        print(f"mcpperf: saved {args.repeat} run(s) as baseline {name} in {path}", file=sys.stderr)
     if args.mode == "memory":
         data["memory"] = memory_summary(data)
     if args.html is not None:
@@ -270,7 +318,20 @@ def _run(args: argparse.Namespace) -> int:
         print(report.to_json(data))
     else:
         print(report.text_block(result.report))
+        if "spread" in data:
+            print(repeat_block(data))
     return exit_status(data)
+
+
+def repeat_block(data: dict[str, Any]) -> str:
+    """The spread over repeats: min / median / max and the run-to-run variation."""
+    lines = [f"=== {len(data['repeats'])} repeats (the block above is the median one) ==="]
+    for name, s in data["spread"].items():
+        lines.append(
+            f"{name}: min {s['min']:.4g}, median {s['median']:.4g}, max {s['max']:.4g}, "
+            f"variation {s['cv_percent']:.1f} %"
+        )
+    return "\n".join(lines)
 
 
 def memory_summary(data: dict[str, Any]) -> dict[str, Any]:
