@@ -233,13 +233,16 @@ class SpawnedServer:
         self.port = free_port(self.host)
         # Closed in stop(); a file, not a pipe, so a chatty server never blocks on output.
         self._log = tempfile.NamedTemporaryFile(prefix="mcpperf-server-", suffix=".log")  # noqa: SIM115
+        env = self.env
+        if env is not None:  # {port} in a value too (PORT={port})
+            env = {k: v.replace(PORT_PLACEHOLDER, str(self.port)) for k, v in env.items()}
         try:
             self.process = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env=env,
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=_die_with_parent(),
@@ -265,7 +268,8 @@ class SpawnedServer:
             time.sleep(0.02)
         self._fail(
             f"did not accept connections on {self.host}:{self.port} within "
-            f"{self.startup_timeout_s:g} s (is '{{port}}' in the command?)"
+            f"{self.startup_timeout_s:g} s (is '{{port}}' in the command, or in "
+            "its environment, e.g. PORT={port}?)"
         )
 
     def _fail(self, what: str) -> None:
@@ -517,6 +521,7 @@ class Target:
         cwd: str | os.PathLike[str] | None = None,
         front_end: str = "api",
         transport: str = "http",
+        path: str = DEFAULT_PATH,
     ) -> Target:
         """Start `command` (the bundled server when None) on a free port; wait until ready.
 
@@ -531,7 +536,9 @@ class Target:
                 )
             stdio = StdioServer(command, env=env, cwd=cwd).start()
             return cls(stdio.url, stdio.pid, server=stdio, front_end=front_end)
-        server = SpawnedServer(command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd)
+        server = SpawnedServer(
+            command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd, path=path
+        )
         server.start()
         return cls(server.url, server.pid, server=server, front_end=front_end)
 
