@@ -199,8 +199,18 @@ class McpSession:
 
     # -- control path -------------------------------------------------------------
     async def open(self, conn: Link | None = None) -> Link:
-        """Detect the era and do the handshake; returns a usable connection."""
+        """Detect the era and do the handshake; returns a usable connection.
+
+        A handshake that fails closes its connection (an open one left behind can keep
+        the event loop from closing)."""
         conn = conn if conn is not None and not conn.closed else await self._connect()
+        try:
+            return await self._handshake(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    async def _handshake(self, conn: Link) -> Link:
         if self.protocol in ("auto", "modern"):
             conn, ok = await self._discover(conn)
             if ok:
