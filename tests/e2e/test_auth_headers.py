@@ -47,6 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(202, b"")
             return
         method = msg["method"]
+        result: dict[str, Any]
         if method == "initialize":
             result = {
                 "protocolVersion": "2025-11-25",
