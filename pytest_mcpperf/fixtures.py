@@ -9,6 +9,7 @@ them with fakes.
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -60,11 +61,18 @@ def load_engine() -> Engine:
 
 
 def start_server(run: RunSettings) -> Target:
-    """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port."""
+    """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port
+    (over stdio with `--mcp-transport stdio`), with `--mcp-server-env` added to its
+    environment and `--mcp-server-path` as its endpoint."""
     if run.url:
         return Target.at_url(run.url, front_end="pytest", reach_timeout_s=run.startup_timeout)
     return Target.spawn(
-        run.server_cmd or None, startup_timeout_s=run.startup_timeout, front_end="pytest"
+        run.server_cmd or None,
+        startup_timeout_s=run.startup_timeout,
+        front_end="pytest",
+        transport=run.transport,
+        env={**os.environ, **run.server_env} if run.server_env else None,
+        path=run.server_path,
     )
 
 

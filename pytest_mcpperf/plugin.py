@@ -78,6 +78,30 @@ _HELP = {
         "how long a spawned server may take to accept connections",
         "20",
     ),
+    "transport": (
+        "http|stdio",
+        "how to reach the server: Streamable HTTP, or stdio (the server command is "
+        "spawned and spoken to over its stdin/stdout; needs --mcp-server-cmd)",
+        "http",
+    ),
+    "headers": (
+        '"NAME: VALUE"',
+        "send this HTTP header with every request (repeatable; ${VAR} in VALUE is read "
+        "from the environment, so secrets stay out of files; values never appear in "
+        "reports)",
+        "none",
+    ),
+    "server_env": (
+        "NAME=VALUE",
+        "set this environment variable for the spawned server (repeatable; {port} in "
+        "VALUE becomes its port)",
+        "none",
+    ),
+    "server_path": (
+        "PATH",
+        "the spawned server's MCP endpoint path",
+        "/mcp",
+    ),
 }
 
 
@@ -97,14 +121,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             metavar=metavar,
             default=None,
             type=cfg.cli_type(setting),
+            action="append" if setting.repeat else "store",
             help=f"{text}; env {setting.env}, ini {setting.ini} (default: {default})",
         )
-        parser.addini(
-            setting.ini,
-            f"{text}; option {setting.flag} (default: {default})",
-            type="string",
-            default="",
-        )
+        ini_help = f"{text}; option {setting.flag} (default: {default})"
+        if setting.repeat:
+            parser.addini(setting.ini, ini_help, type="linelist", default=[])
+        else:
+            parser.addini(setting.ini, ini_help, type="string", default="")
     _add_compare_options(group)
 
 

@@ -22,11 +22,19 @@ from pytest_mcpperf.analysis.compare import DEFAULT_GATES, Gate, parse_gates
 from pytest_mcpperf.analysis.criteria import parse_threshold
 from pytest_mcpperf.baseline import DEFAULT_DIR, NAME_PATTERN
 from pytest_mcpperf.errors import ConfigError
-from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec, ToolCall
+from pytest_mcpperf.spec import (
+    DEFAULT_TOOL_ARGUMENTS,
+    LOAD_METHODS,
+    TOOLS_CALL,
+    LoadSpec,
+    ToolCall,
+    request_label,
+)
 from pytest_mcpperf.target import check_url, split_command
 from pytest_mcpperf.vocabulary import ARRIVALS, PATTERNS, PROTOCOLS, option
 
 DEFAULT_REPORT_PATH = "mcpperf-report.json"
+TRANSPORTS = ("http", "stdio")
 REPORT_FORMATS = ("json", "html")
 DEFAULT_REPORT_PATHS = {"json": DEFAULT_REPORT_PATH, "html": "mcpperf-report.html"}
 PROGRESS_CHOICES = ("auto", "line", "none")
@@ -167,6 +175,19 @@ def parse_mix(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
 
 
 def _mix_entry(entry: object, name: str, where: str, expected: str) -> ToolCall:
+    if isinstance(entry, Mapping) and entry.get("method", TOOLS_CALL) != TOOLS_CALL:
+        return _method_entry(
+            entry.get("method"), entry.get("params", {}), entry.get("weight", 1.0), name, where
+        )
+    if (
+        isinstance(entry, Sequence)
+        and not isinstance(entry, str)
+        and entry
+        and entry[0] in LOAD_METHODS
+        and entry[0] != TOOLS_CALL
+    ):
+        rest = list(entry[1:]) + [{}, 1.0][len(entry) - 1 :]
+        return _method_entry(entry[0], rest[0], rest[1], name, where)
     if isinstance(entry, Mapping):
         entry = (entry.get("tool"), entry.get("arguments", {}), entry.get("weight", 1.0))
     if not isinstance(entry, Sequence) or isinstance(entry, str) or not 1 <= len(entry) <= 3:
@@ -175,6 +196,15 @@ def _mix_entry(entry: object, name: str, where: str, expected: str) -> ToolCall:
     args = parse_arguments(entry[1] if len(entry) > 1 else {}, name, where)
     weight = parse_positive_float(entry[2] if len(entry) > 2 else 1.0, name, where)
     return ToolCall(tool, args, weight)
+
+
+def _method_entry(
+    method: object, params: object, weight: object, name: str, where: str
+) -> ToolCall:
+    """A mix entry naming a request kind: (method, params, weight)."""
+    m = parse_method(method, name, where)
+    p = parse_json_object(params, name, where)
+    return ToolCall(request_label(m, p), {}, parse_positive_float(weight, name, where), m, p)
 
 
 def parse_report(value: object, name: str, where: str) -> tuple[tuple[str, Path], ...]:
@@ -213,6 +243,86 @@ def parse_optional_rate(value: object, name: str, where: str) -> float | None:
     return None if value is None else parse_positive_float(value, name, where)
 
 
+def _lines(value: object) -> list[object]:
+    """A repeatable setting's values: a list (options, ini lines) or one text that may
+    hold several lines (an environment variable)."""
+    if isinstance(value, str):
+        return [line for line in value.splitlines() if line.strip()]
+    if isinstance(value, Sequence):
+        return list(value)
+    return [value]
+
+
+_HEADER_NAME_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def parse_headers(value: object, name: str, where: str) -> dict[str, str]:
+    """HTTP headers: "Name: value" lines (repeatable options, ini lines, env lines) or a
+    dict (the marker's headers=). A value may name environment variables, `${TOKEN}`.
+
+    Messages quote the header's name only: its value may be a secret.
+    """
+    expected = '"Name: value" lines, e.g. "Authorization: Bearer ${MCP_TOKEN}"'
+    if isinstance(value, Mapping):
+        items = [(k, v) for k, v in value.items()]
+    else:
+        items = []
+        for line in _lines(value):
+            if not isinstance(line, str) or ":" not in line:
+                shown = line.split(":", 1)[0] if isinstance(line, str) else type(line).__name__
+                raise ConfigError(
+                    f"invalid {name} (a line starting {shown!r}) from {where}: expected {expected}"
+                )
+            key, _, text = line.partition(":")
+            items.append((key.strip(), text.strip()))
+    out: dict[str, str] = {}
+    for key, text in items:
+        if (
+            not isinstance(key, str)
+            or not key
+            or not set(key) <= _HEADER_NAME_CHARS
+            or not isinstance(text, str)
+            or "\n" in text
+            or "\r" in text
+        ):
+            raise ConfigError(
+                f"invalid {name} {str(key)[:40]!r} from {where}: expected {expected} "
+                "(a header name is letters, digits and -, a value one line of text)"
+            )
+        out[key] = text
+    return out
+
+
+def parse_server_env(value: object, name: str, where: str) -> dict[str, str]:
+    """NAME=VALUE entries for a spawned server's environment ({port} allowed in VALUE)."""
+    out: dict[str, str] = {}
+    for line in _lines(value):
+        text = str(line)
+        key, sep, val = text.partition("=")
+        if not sep or not key.strip() or not key.replace("_", "a").isalnum():
+            raise ConfigError(
+                f"invalid {name} {text.split('=', 1)[0]!r} from {where}: expected "
+                "NAME=VALUE, e.g. PORT={port}"
+            )
+        out[key.strip()] = val
+    return out
+
+
+def parse_path(value: object, name: str, where: str) -> str:
+    """A URL path that starts with / (the spawned server's MCP endpoint)."""
+    text = str(value)
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise _fail(name, value, where, "a path starting with /, e.g. /mcp")
+    return text
+
+
+def parse_method(value: object, name: str, where: str) -> str:
+    """A request kind the load can be made of."""
+    return parse_choice(value, name, where, LOAD_METHODS)
+
+
 # ---------------------------------------------------------------- the load marker
 
 Parser = Callable[[object, str, str], Any]
@@ -236,6 +346,9 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
     "mix": ("mix", parse_mix),
     "protocol": ("protocol", lambda v, n, w: parse_choice(v, n, w, PROTOCOLS)),
     "processes": ("processes", parse_positive_int),
+    "method": ("method", parse_method),
+    "params": ("params", parse_json_object),
+    "headers": ("headers", parse_headers),
 }
 
 MARKER_SIGNATURE = (
@@ -243,7 +356,8 @@ MARKER_SIGNATURE = (
     "tool='fast_compute', arguments={'input': 10} (default tool; else {}), thresholds=[], "
     "warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
-    "protocol='auto'|'modern'|'legacy', processes=1)"
+    "protocol='auto'|'modern'|'legacy', processes=1, method='tools/call', params={}, "
+    "headers={})"
 )
 
 
@@ -297,6 +411,7 @@ class Setting:
     env: str
     parse: Parser
     default: Any = None
+    repeat: bool = False  # repeatable option (append), ini lines, env lines
 
 
 PYTEST = "pytest"
@@ -337,6 +452,40 @@ SETTINGS: tuple[Setting, ...] = (
         parse_positive_float,
         20.0,
     ),
+    Setting(
+        "transport",
+        option(PYTEST, "transport"),
+        "mcp_transport",
+        "MCPPERF_TRANSPORT",
+        lambda v, n, w: parse_choice(v, n, w, TRANSPORTS),
+        "http",
+    ),
+    Setting(
+        "headers",
+        option(PYTEST, "header"),
+        "mcp_headers",
+        "MCPPERF_HEADERS",
+        parse_headers,
+        {},
+        repeat=True,
+    ),
+    Setting(
+        "server_env",
+        option(PYTEST, "server_env"),
+        "mcp_server_env",
+        "MCPPERF_SERVER_ENV",
+        parse_server_env,
+        {},
+        repeat=True,
+    ),
+    Setting(
+        "server_path",
+        option(PYTEST, "server_path"),
+        "mcp_server_path",
+        "MCPPERF_SERVER_PATH",
+        parse_path,
+        "/mcp",
+    ),
 )
 
 
@@ -356,6 +505,10 @@ class RunSettings:
     duration: float | None = None
     processes: int = 1
     startup_timeout: float = 20.0
+    transport: str = "http"
+    headers: Mapping[str, str] | None = None
+    server_env: Mapping[str, str] | None = None
+    server_path: str = "/mcp"
     sources: Mapping[str, str] | None = None
 
     def source(self, name: str) -> str:
@@ -364,12 +517,12 @@ class RunSettings:
 
 def _raw(setting: Setting, config: ConfigLike, env: Mapping[str, str]) -> tuple[Any, str]:
     cli = config.getoption(dest(setting))
-    if cli is not None:
+    if cli is not None and cli != []:
         return cli, setting.flag
     if env.get(setting.env):
         return env[setting.env], f"env {setting.env}"
     ini = config.getini(setting.ini)
-    if ini not in (None, ""):
+    if ini not in (None, "", []):
         return ini, f"ini {setting.ini}"
     return None, "default"
 
@@ -386,6 +539,12 @@ def resolve_run_settings(config: ConfigLike, env: Mapping[str, str] | None = Non
             setting.parse(raw, setting.flag, where) if raw is not None else setting.default
         )
         sources[setting.name] = where
+    if values["transport"] == "stdio" and values["url"]:
+        raise ConfigError(
+            f"an MCP URL (from {sources['url']}) and the stdio transport (from "
+            f"{sources['transport']}) are set: a stdio server is spawned from "
+            f"{option(PYTEST, 'server_cmd')}; give that instead of the URL"
+        )
     if values["url"] and values["server_cmd"]:
         raise ConfigError(
             f"both an MCP URL (from {sources['url']}) and a server command (from "
@@ -401,7 +560,7 @@ def cli_type(setting: Setting) -> Callable[[str], str]:
 
     def convert(text: str) -> str:
         try:
-            setting.parse(text, setting.flag, setting.flag)
+            setting.parse([text] if setting.repeat else text, setting.flag, setting.flag)
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
@@ -423,10 +582,21 @@ def build_spec(
     scenario: str = "",
 ) -> LoadSpec:
     """The LoadSpec of one run: overrides > marker > CLI/env/ini > LoadSpec defaults."""
-    fields: dict[str, Any] = {"processes": run.processes}
+    fields: dict[str, Any] = {"processes": run.processes, "transport": run.transport}
+    if run.transport == "stdio" and run.server_cmd:
+        fields["server_cmd"] = tuple(split_command(run.server_cmd))
+    headers = dict(run.headers or {})
     fields.update(marker.fields)
     if overrides is not None:
         fields.update(overrides.fields)
+    fields["headers"] = {**headers, **fields.get("headers", {})}
+    if fields.get("method") == TOOLS_CALL and "params" in fields:  # the long form
+        params = fields.pop("params")
+        fields["tool"] = parse_tool(params.get("name"), "params", "marker load")
+        fields["arguments"] = dict(params.get("arguments") or {})
+    if fields.get("method", TOOLS_CALL) != TOOLS_CALL:
+        fields.setdefault("tool", request_label(fields["method"], fields.get("params", {})))
+        fields.setdefault("arguments", {})
     if run.duration is not None:  # --perf-duration caps every scenario, on purpose
         fields["duration_s"] = run.duration
     if "mix" in fields and "tool" not in fields:
@@ -454,9 +624,14 @@ def header_line(run: RunSettings) -> str:
         target = "bundled server"
     duration = f"{run.duration:g}s ({option(PYTEST, 'duration')})" if run.duration else "per marker"
     report = ",".join(f"{fmt}:{path}" for fmt, path in run.report) if run.report else "off"
-    return (
+    line = (
         f"mcpperf: target {target}, duration {duration}, processes {run.processes}, report {report}"
     )
+    if run.transport != "http":
+        line += f", transport {run.transport}"
+    if run.headers:  # names only: values may be secrets
+        line += ", headers " + " ".join(sorted(run.headers))
+    return line
 
 
 # ---------------------------------------------------------------- repeats and baselines

@@ -20,13 +20,51 @@ DEFAULT_TOOL = "fast_compute"
 DEFAULT_TOOL_ARGUMENTS: Mapping[str, Any] = {"input": 10}
 
 
+TOOLS_CALL = "tools/call"
+#: Request kinds a run can send as load, besides tools/call.
+LOAD_METHODS = (
+    TOOLS_CALL,
+    "resources/read",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/get",
+    "prompts/list",
+    "tools/list",
+    "completion/complete",
+    "ping",
+)
+#: Header names whose values never appear in a report (any header value is redacted).
+REDACTED = "<redacted>"
+
+
 @dataclass(frozen=True)
 class ToolCall:
-    """One weighted entry of a workload mix: which tool, with which arguments."""
+    """One weighted entry of a workload mix: a tool call (`tool`, `arguments`), or any
+    request kind (`method` with its `params`; `tool` is then its label in reports)."""
 
     tool: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
     weight: float = 1.0
+    method: str = TOOLS_CALL
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def request(self) -> tuple[str, dict[str, Any], str | None]:
+        """(JSON-RPC method, params, the name it is about: tool, prompt or resource URI)."""
+        if self.method == TOOLS_CALL:
+            return TOOLS_CALL, {"name": self.tool, "arguments": dict(self.arguments)}, self.tool
+        params = dict(self.params)
+        name = params.get("name") or params.get("uri")
+        return self.method, params, str(name) if name is not None else None
+
+
+def request_label(method: str, params: Mapping[str, Any]) -> str:
+    """How reports name a request that is not a tool call: the method, and the prompt
+    name or resource URI it is about (`resources/read file:///a.txt`)."""
+    name = params.get("name") or params.get("uri")
+    if method == "completion/complete":
+        ref = params.get("ref")
+        name = (ref.get("name") or ref.get("uri")) if isinstance(ref, Mapping) else None
+    return f"{method} {name}" if name else method
 
 
 @dataclass(frozen=True)
@@ -62,14 +100,22 @@ class LoadSpec:
     seed: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
     front_end: str = "api"
+    transport: str = "http"
+    server_cmd: Sequence[str] = ()
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    method: str = TOOLS_CALL
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> LoadSpec:
         return dataclasses.replace(self, **changes)
 
     def workload(self) -> Sequence[ToolCall]:
-        """The weighted tool mix; a single `tool` is a mix of one."""
+        """The weighted mix; a single `tool` (or `method` with `params`) is a mix of one."""
         if self.mix:
             return self.mix
+        if self.method != TOOLS_CALL:
+            label = request_label(self.method, self.params)
+            return (ToolCall(label, {}, 1.0, self.method, dict(self.params)),)
         return (ToolCall(self.tool, dict(self.arguments)),)
 
     def to_wire(self) -> dict[str, Any]:
@@ -78,14 +124,16 @@ class LoadSpec:
         out["mix"] = [dataclasses.asdict(c) for c in self.mix]
         out["arguments"] = dict(self.arguments)
         out["extra"] = dict(self.extra)
+        out["server_cmd"] = list(self.server_cmd)
+        out["headers"] = dict(self.headers)
+        out["params"] = dict(self.params)
         return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> LoadSpec:
         fields = dict(d)
-        fields["mix"] = tuple(
-            ToolCall(c["tool"], c["arguments"], c["weight"]) for c in fields["mix"]
-        )
+        fields["mix"] = tuple(ToolCall(**c) for c in fields["mix"])
+        fields["server_cmd"] = tuple(fields.get("server_cmd", ()))
         return cls(**fields)
 
     @property
@@ -94,5 +142,8 @@ class LoadSpec:
         return self.pattern not in OPEN_LOOP_PATTERNS
 
     def config_dict(self) -> dict[str, Any]:
-        """The report's `config` object."""
-        return self.to_wire()
+        """The report's `config` object: header values are redacted (they may be secrets,
+        or name the environment variables that hold them)."""
+        out = self.to_wire()
+        out["headers"] = {name: REDACTED for name in self.headers}
+        return out

@@ -45,6 +45,30 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
     )
 
 
+def per_request_rows(entry: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """One indented row per tool or request kind, when a run sent more than one."""
+    per = entry.get("per_tool")
+    if not isinstance(per, Mapping) or len(per) < 2:
+        return []
+    out: list[tuple[str, ...]] = []
+    for label, t in per.items():
+        measured = t.get("ok") != 0
+        lat = t.get("latency_ms") or {}
+        out.append(
+            (
+                f"  {label}",
+                "-",
+                _num(lat.get("p50") if measured else None, ".2f"),
+                _num(lat.get("p99") if measured else None, ".2f"),
+                _errors({"requests": {"ok": t.get("ok"), "failed": t.get("failed")}}),
+                "",
+                "",
+                "",
+            )
+        )
+    return out
+
+
 def run_names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """Node ids, with " #2", " #3"... for the further runs of a test that ran several."""
     seen: dict[str, int] = {}
@@ -58,7 +82,10 @@ def run_names(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def render(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table as lines, columns padded; numbers right-aligned."""
-    rows = [COLUMNS, *(row(e, n) for e, n in zip(entries, run_names(entries), strict=True))]
+    rows: list[tuple[str, ...]] = [COLUMNS]
+    for entry, name in zip(entries, run_names(entries), strict=True):
+        rows.append(row(entry, name))
+        rows += per_request_rows(entry)
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
 
     def fmt(r: Sequence[str]) -> str:

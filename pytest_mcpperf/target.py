@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +41,10 @@ DEFAULT_STARTUP_TIMEOUT_S = 20.0
 MAX_PORT = 65535
 _URL_EXAMPLE = "http://127.0.0.1:8080/mcp"
 
-_live: weakref.WeakSet[SpawnedServer] = weakref.WeakSet()
+_live: weakref.WeakSet[SpawnedServer | StdioServer] = weakref.WeakSet()
+#: running stdio servers of this process, by pid: the engine's stdio transport finds
+#: the pipes of the server a spec names (`LoadSpec.server_pid`) here
+_stdio_by_pid: dict[int, StdioServer] = {}
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -229,13 +233,16 @@ class SpawnedServer:
         self.port = free_port(self.host)
         # Closed in stop(); a file, not a pipe, so a chatty server never blocks on output.
         self._log = tempfile.NamedTemporaryFile(prefix="mcpperf-server-", suffix=".log")  # noqa: SIM115
+        env = self.env
+        if env is not None:  # {port} in a value too (PORT={port})
+            env = {k: v.replace(PORT_PLACEHOLDER, str(self.port)) for k, v in env.items()}
         try:
             self.process = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env=env,
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=_die_with_parent(),
@@ -261,7 +268,8 @@ class SpawnedServer:
             time.sleep(0.02)
         self._fail(
             f"did not accept connections on {self.host}:{self.port} within "
-            f"{self.startup_timeout_s:g} s (is '{{port}}' in the command?)"
+            f"{self.startup_timeout_s:g} s (is '{{port}}' in the command, or in "
+            "its environment, e.g. PORT={port}?)"
         )
 
     def _fail(self, what: str) -> None:
@@ -328,6 +336,150 @@ def _stop_all() -> None:
 atexit.register(_stop_all)
 
 
+# ---------------------------------------------------------------- stdio servers
+
+STDERR_TAIL_BYTES = 16384
+
+
+class StdioServer:
+    """An MCP server spoken to over its stdin and stdout (the stdio transport).
+
+    Started like `SpawnedServer` (own process group, dies with its parent), but with
+    three pipes: stdin and stdout carry newline-delimited JSON-RPC (the engine's
+    `engine.stdio` reads and writes them), and stderr is drained by a thread all the
+    time into a bounded tail, so a chatty server never blocks on a full pipe and its
+    last words can be shown when it dies. `pid` is the direct child, often a wrapper
+    (`npx`, `uv run`, a shell); memory is read from its whole process tree.
+    """
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.argv = split_command(command)
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        self._tail = bytearray()
+        self._tail_lock = threading.Lock()
+        self._drain: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """How reports and messages name this server: `stdio:` and its command."""
+        return "stdio:" + shlex.join(self.argv)
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise TargetError("the server has not been started")
+        return self.process.pid
+
+    def start(self) -> StdioServer:
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+                cwd=self.cwd,
+                bufsize=0,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+            )
+        except OSError as exc:
+            raise TargetError(
+                f"cannot start stdio server command {shlex.join(self.argv)!r}: {exc}; "
+                "check the command and that its program is installed"
+            ) from exc
+        self._drain = threading.Thread(
+            target=self._drain_stderr, name=f"mcpperf-stderr-{self.process.pid}", daemon=True
+        )
+        self._drain.start()
+        _live.add(self)
+        _stdio_by_pid[self.process.pid] = self
+        return self
+
+    def _drain_stderr(self) -> None:
+        proc = self.process
+        if proc is None or proc.stderr is None:
+            return
+        fd = proc.stderr.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._tail_lock:
+                self._tail += chunk
+                del self._tail[:-STDERR_TAIL_BYTES]
+
+    def fds(self) -> tuple[int, int]:
+        """(the server's stdin, its stdout) as file descriptors of this process."""
+        if self.process is None or self.process.stdin is None or self.process.stdout is None:
+            raise TargetError("the stdio server has not been started")
+        return self.process.stdin.fileno(), self.process.stdout.fileno()
+
+    def output_tail(self, lines: int = 30) -> str:
+        """The end of what the server wrote on stderr."""
+        with self._tail_lock:
+            text = bytes(self._tail).decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        """Close its stdin (a stdio server's cue to exit), then SIGTERM and SIGKILL the
+        group as `SpawnedServer.stop` does; return the status."""
+        proc = self.process
+        if proc is None:
+            return None
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=min(1.0, grace_s))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=grace_s)
+        _signal_group(proc.pid, signal.SIGKILL)
+        _live.discard(self)
+        _stdio_by_pid.pop(proc.pid, None)
+        if self._drain is not None:
+            self._drain.join(1.0)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return proc.returncode
+
+    def __enter__(self) -> StdioServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stdio_server(pid: int | None) -> StdioServer | None:
+    """The running stdio server this process started with `pid`, if any."""
+    return None if pid is None else _stdio_by_pid.get(pid)
+
+
 # ---------------------------------------------------------------- the target
 
 
@@ -345,7 +497,7 @@ class Target:
         url: str,
         pid: int | None = None,
         *,
-        server: SpawnedServer | None = None,
+        server: SpawnedServer | StdioServer | None = None,
         front_end: str = "api",
     ) -> None:
         self.url = url
@@ -368,9 +520,25 @@ class Target:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         front_end: str = "api",
+        transport: str = "http",
+        path: str = DEFAULT_PATH,
     ) -> Target:
-        """Start `command` (the bundled server when None) on a free port; wait until ready."""
-        server = SpawnedServer(command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd)
+        """Start `command` (the bundled server when None) on a free port; wait until ready.
+
+        `transport="stdio"` starts `command` with pipes instead (`StdioServer`): its
+        url is `stdio:COMMAND`, and its readiness is the MCP handshake of the first run.
+        """
+        if transport == "stdio":
+            if not command:
+                raise ConfigError(
+                    f"the stdio transport needs the server's command: give "
+                    f'{option(front_end, "server_cmd")}, e.g. "python my_server.py"'
+                )
+            stdio = StdioServer(command, env=env, cwd=cwd).start()
+            return cls(stdio.url, stdio.pid, server=stdio, front_end=front_end)
+        server = SpawnedServer(
+            command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd, path=path
+        )
         server.start()
         return cls(server.url, server.pid, server=server, front_end=front_end)
 
@@ -396,7 +564,7 @@ class Target:
         return self.server is not None
 
     @property
-    def process(self) -> SpawnedServer | None:
+    def process(self) -> SpawnedServer | StdioServer | None:
         """The spawned server behind this target (None for a URL)."""
         return self.server
 
@@ -480,6 +648,7 @@ def _pid_fix(front_end: str) -> str:
 
 __all__ = [
     "SpawnedServer",
+    "StdioServer",
     "Target",
     "accepts_tcp",
     "bundled_server_command",
@@ -487,5 +656,6 @@ __all__ = [
     "free_port",
     "host_port",
     "split_command",
+    "stdio_server",
     "wait_reachable",
 ]

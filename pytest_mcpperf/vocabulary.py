@@ -61,6 +61,12 @@ _OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
         "--server-pid",
         "LoadSpec.server_pid",
     ),
+    "transport": ("--mcp-transport", "--transport", "LoadSpec.transport"),
+    "header": ("--mcp-header", "--header", "LoadSpec.headers"),
+    "method": ("the load marker's method=", "--method", "LoadSpec.method"),
+    "params": ("the load marker's params=", "--params", "LoadSpec.params"),
+    "server_env": ("--mcp-server-env", "--server-env", "Target.spawn(env)"),
+    "server_path": ("--mcp-server-path", "--server-path", "Target.spawn(path)"),
     "startup_timeout": (
         "--mcp-startup-timeout",
         "--startup-timeout-seconds",

@@ -27,10 +27,16 @@ from pytest_mcpperf import progress, settings
 from pytest_mcpperf.analysis.compare import summaries_of, with_repeats
 from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
-from pytest_mcpperf.cli.options import add_typed, open_target
+from pytest_mcpperf.cli.options import add_typed, open_target, target_fields
 from pytest_mcpperf.progress import PROGRESS_CHOICES
 from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS, LoadSpec
+from pytest_mcpperf.spec import (
+    DEFAULT_TOOL_ARGUMENTS,
+    LOAD_METHODS,
+    TOOLS_CALL,
+    LoadSpec,
+    request_label,
+)
 from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
 
 MAX_ERROR_RATE = 0.01
@@ -94,6 +100,25 @@ def _run_options() -> argparse.ArgumentParser:
         metavar="S",
         default=30.0,
         help="per-request timeout, counted from the intended send time (default: 30)",
+    )
+    add_typed(
+        g,
+        "--method",
+        settings.parse_method,
+        metavar="METHOD",
+        default=None,
+        help="send this request kind instead of tools/call: "
+        + ", ".join(LOAD_METHODS[1:])
+        + " (default: tools/call)",
+    )
+    add_typed(
+        g,
+        "--params",
+        settings.parse_json_object,
+        metavar="JSON",
+        default=None,
+        help='the request\'s params as a JSON object, e.g. \'{"uri": "file:///a.txt"}\' '
+        "for resources/read (default: {})",
     )
     g.add_argument(
         "--arrival",
@@ -247,19 +272,33 @@ def default_arguments(args: argparse.Namespace) -> dict[str, Any]:
     return dict(DEFAULT_TOOL_ARGUMENTS)
 
 
-def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
+def build_spec(
+    args: argparse.Namespace, url: str, pid: int | None, where: dict[str, Any] | None = None
+) -> Any:
+    """The run's LoadSpec; `where` (`options.target_fields`) adds transport and headers."""
     from pytest_mcpperf.spec import LoadSpec
 
     mode = MODES[args.mode]
+    fields: dict[str, Any] = {"url": url, "server_pid": pid, **(where or {})}
+    method = getattr(args, "method", None) or TOOLS_CALL
+    params = getattr(args, "params", None) or {}
+    if method == TOOLS_CALL and params:  # the long form of --tool/--arguments
+        fields["tool"] = str(params.get("name") or args.tool or mode.tool)
+        fields["arguments"] = dict(params.get("arguments") or {})
+    elif method != TOOLS_CALL:
+        fields.update(method=method, params=params, tool=request_label(method, params))
+        fields["arguments"] = {}
     return LoadSpec(
-        url=url,
         pattern=mode.pattern,
         rate=getattr(args, "requests_per_second", 0.0),
         duration_s=args.duration_seconds,
         concurrency=args.concurrency,
         users=args.concurrency,
-        tool=args.tool or mode.tool,
-        arguments=args.arguments if args.arguments is not None else default_arguments(args),
+        **{
+            "tool": args.tool or mode.tool,
+            "arguments": args.arguments if args.arguments is not None else default_arguments(args),
+            **fields,
+        },
         arrival=args.arrival,
         warmup_s=args.warmup_seconds,
         timeout_s=args.timeout_seconds,
@@ -267,7 +306,6 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
         protocol=args.protocol,
         processes=args.processes,
-        server_pid=pid,
         scenario=f"client {args.mode}",
         front_end="cli",
     )
@@ -295,7 +333,7 @@ def _run(args: argparse.Namespace) -> int:
     with open_target(args) as target:  # a bad URL or an absent server: usage error, exit 2
         reports = []
         for _ in range(args.repeat):
-            spec = build_spec(args, target.url, target.pid)
+            spec = build_spec(args, target.url, target.pid, target_fields(args, target))
             reports.append(_run_once(args, spec).to_dict())
     data = with_repeats(reports)
     result = LoadResult(data)

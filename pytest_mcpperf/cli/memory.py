@@ -37,7 +37,13 @@ from pytest_mcpperf.analysis.memory import (
 from pytest_mcpperf.analysis.server import MeasuredServer
 from pytest_mcpperf.analysis.stress import combine
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
-from pytest_mcpperf.cli.options import Runner, add_typed, default_runner, open_target
+from pytest_mcpperf.cli.options import (
+    Runner,
+    add_typed,
+    default_runner,
+    open_target,
+    target_fields,
+)
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.settings import (
     parse_json_object,
@@ -214,16 +220,15 @@ def verdict_text(a: MemoryAnalysis) -> str:
 
 def base_spec(args: argparse.Namespace, target: Target) -> LoadSpec:
     return LoadSpec(
-        url=target.url,
         pattern="throughput",
         rate=args.rate,
         concurrency=args.concurrency,
         tool=args.tool,
         arguments=dict(args.arguments),
         processes=args.processes,
-        server_pid=target.pid,
         scenario=f"memory {args.mode}",
         front_end="cli",
+        **target_fields(args, target),
     )
 
 

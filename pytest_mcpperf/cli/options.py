@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -16,7 +17,7 @@ from pytest_mcpperf import settings
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.target import DEFAULT_STARTUP_TIMEOUT_S, Target
+from pytest_mcpperf.target import DEFAULT_STARTUP_TIMEOUT_S, Target, split_command
 from pytest_mcpperf.vocabulary import option
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080/mcp"
@@ -96,6 +97,42 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
         help="how long a spawned server may "
         f"take to accept connections (default: {DEFAULT_STARTUP_TIMEOUT_S:g})",
     )
+    g.add_argument(
+        flag("transport"),
+        choices=settings.TRANSPORTS,
+        default=d("http"),
+        help="http, or stdio: spawn --server-cmd and speak MCP over its stdin/stdout "
+        "(default: http)",
+    )
+    add_typed(
+        g,
+        flag("header"),
+        lambda v, n, w: settings.parse_headers([v], n, w),
+        metavar='"NAME: VALUE"',
+        action="append",
+        default=d(None),
+        help="send this HTTP header with every request (repeatable); ${VAR} in VALUE is "
+        "read from the environment, so a token stays out of the command line; values "
+        "never appear in the output",
+    )
+    add_typed(
+        g,
+        flag("server_env"),
+        lambda v, n, w: settings.parse_server_env([v], n, w),
+        metavar="NAME=VALUE",
+        action="append",
+        default=d(None),
+        help="environment variable for the spawned server (repeatable; {port} in VALUE "
+        "becomes its port)",
+    )
+    add_typed(
+        g,
+        flag("server_path"),
+        settings.parse_path,
+        metavar="PATH",
+        default=d("/mcp"),
+        help="the spawned server's MCP endpoint path (default: /mcp)",
+    )
     add_typed(
         g,
         flag("concurrency"),
@@ -142,6 +179,11 @@ def open_target(args: argparse.Namespace) -> Target:
             f"both {option(CLI, 'url')} and {option(CLI, 'server_cmd')} are "
             "set: give only one of them"
         )
+    if url and getattr(args, "transport", "http") == "stdio":
+        raise ConfigError(
+            f"{option(CLI, 'url')} and {option(CLI, 'transport')} stdio are both set: a "
+            f"stdio server is spawned from {option(CLI, 'server_cmd')}; give that instead"
+        )
     if url:
         return Target.at_url(url, pid=pid, front_end=CLI)
     if pid is not None:
@@ -150,7 +192,34 @@ def open_target(args: argparse.Namespace) -> Target:
             f"{option(CLI, 'url')}; a spawned server's pid is known: drop it"
         )
     startup_timeout_s = float(getattr(args, "startup_timeout_seconds", DEFAULT_STARTUP_TIMEOUT_S))
-    return Target.spawn(command, startup_timeout_s=startup_timeout_s, front_end=CLI)
+    extra_env: dict[str, str] = {}
+    for entry in getattr(args, "server_env", None) or ():
+        extra_env.update(entry)
+    return Target.spawn(
+        command,
+        startup_timeout_s=startup_timeout_s,
+        front_end=CLI,
+        transport=getattr(args, "transport", "http"),
+        env={**os.environ, **extra_env} if extra_env else None,
+        path=getattr(args, "server_path", "/mcp"),
+    )
+
+
+def target_fields(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """The LoadSpec fields that say where the load goes: url, pid, transport, the stdio
+    command, and the headers (values as given: `${VAR}` is read by the engine)."""
+    headers: dict[str, str] = {}
+    for entry in getattr(args, "header", None) or ():
+        headers.update(entry)
+    transport = getattr(args, "transport", "http")
+    command = getattr(args, "server_cmd", None)
+    return {
+        "url": target.url,
+        "server_pid": target.pid,
+        "transport": transport,
+        "server_cmd": tuple(split_command(command)) if transport == "stdio" and command else (),
+        "headers": headers,
+    }
 
 
 def engine() -> Any:

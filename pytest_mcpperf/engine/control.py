@@ -8,7 +8,8 @@ so a probe leaves nothing behind on the server.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -16,8 +17,9 @@ from pytest_mcpperf.engine.http import HttpTransport
 from pytest_mcpperf.engine.loop import run_sync
 from pytest_mcpperf.engine.mcp import McpError, McpSession
 from pytest_mcpperf.engine.transport import Link, Transport
-from pytest_mcpperf.errors import RequestError, TargetError
-from pytest_mcpperf.vocabulary import LEGACY, MODERN
+from pytest_mcpperf.errors import ConfigError, RequestError, TargetError
+from pytest_mcpperf.spec import TOOLS_CALL, ToolCall
+from pytest_mcpperf.vocabulary import LEGACY, MODERN, option
 
 __all__ = [
     "LEGACY",
@@ -25,6 +27,7 @@ __all__ = [
     "ServerInfo",
     "list_names",
     "list_tools",
+    "preflight",
     "probe",
     "probe_protocol_version",
 ]
@@ -84,30 +87,89 @@ async def alist_names(
     transport: Transport, method: str = "tools/list", timeout_s: float = 5.0
 ) -> list[str]:
     """Names (URIs for resources) of every page of a list method, in order."""
-    key = LISTS[method]
 
     async def names(session: McpSession, conn: Link) -> list[str]:
-        out: list[str] = []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            params: dict[str, Any] = {"cursor": cursor} if cursor else {}
-            if session.era == "modern":
-                params["_meta"] = session.meta()
-            conn, _, msg = await session.rpc(conn, method, params)
-            result = (msg or {}).get("result")
-            if not isinstance(result, dict):
-                break
-            for item in result.get(key, []):
-                if isinstance(item, dict):
-                    out.append(
-                        str(item.get("name") or item.get("uri") or item.get("uriTemplate") or "")
-                    )
-            cursor = result.get("nextCursor")
-            if not cursor:
-                break
-        return out
+        return await session_names(session, conn, method)
 
     return await _with_session(transport, "auto", timeout_s, names)
+
+
+async def session_names(session: McpSession, conn: Link, method: str) -> list[str]:
+    """Names (URIs for resources) of every page of a list method, over an open session."""
+    key = LISTS[method]
+    out: list[str] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        params: dict[str, Any] = {"cursor": cursor} if cursor else {}
+        if session.era == "modern":
+            params["_meta"] = session.meta()
+        conn, _, msg = await session.rpc(conn, method, params)
+        result = (msg or {}).get("result")
+        if not isinstance(result, dict):
+            break
+        for item in result.get(key, []):
+            if isinstance(item, dict):
+                first = ("uri", "uriTemplate", "name") if key.startswith("resource") else ()
+                out.append(next((str(item[k]) for k in (*first, "name") if item.get(k)), ""))
+        cursor = result.get("nextCursor")
+        if not cursor:
+            break
+    return out
+
+
+#: request kind -> (what it names, the list methods that say what exists, params key)
+_NAMED = {
+    TOOLS_CALL: ("tool", ("tools/list",), "name"),
+    "prompts/get": ("prompt", ("prompts/list",), "name"),
+    "resources/read": ("resource", ("resources/list", "resources/templates/list"), "uri"),
+}
+PREFLIGHT_TIMEOUT_S = 3.0
+
+
+async def preflight(
+    session: McpSession, conn: Link, calls: Sequence[ToolCall], front_end: str = "api"
+) -> None:
+    """Before load: every tool, prompt and resource the workload names must be listed.
+
+    Raises ConfigError naming what was asked for and what the server offers. A server
+    that does not answer a list method (or not in time) is not checked for that kind.
+    """
+    wanted: dict[str, set[str]] = {}
+    for call in calls:
+        method, params, _ = call.request()
+        if method in _NAMED:
+            wanted.setdefault(method, set()).add(str(params.get(_NAMED[method][2], "")))
+    for method, asked in wanted.items():
+        what, lists, _ = _NAMED[method]
+        offered: list[str] = []
+        for list_method in lists:
+            try:
+                offered += await asyncio.wait_for(
+                    session_names(session, conn, list_method), PREFLIGHT_TIMEOUT_S
+                )
+            except (RequestError, TimeoutError):
+                continue
+        if not offered:
+            continue  # the server lists none: nothing to check against
+        missing = sorted(n for n in asked if not _offered(n, offered))
+        if missing:
+            shown = ", ".join(sorted(offered)[:30]) + (" ..." if len(offered) > 30 else "")
+            fix = "the mix entry" if len(calls) > 1 else _fix(method, front_end)
+            raise ConfigError(
+                f"the server has no {what} {', '.join(map(repr, missing))}; it offers: "
+                f"{shown}; fix {fix}"
+            )
+
+
+def _offered(name: str, offered: list[str]) -> bool:
+    """`name` is listed, or (a resource URI) matches a listed URI template's fixed start."""
+    return name in offered or any("{" in o and name.startswith(o.split("{", 1)[0]) for o in offered)
+
+
+def _fix(method: str, front_end: str) -> str:
+    if method == TOOLS_CALL:
+        return "the tool name (--tool)" if front_end == "cli" else "the tool name (tool=)"
+    return f"the {option(front_end, 'params')} value"
 
 
 def probe(url: str, timeout_s: float = 5.0) -> ServerInfo:

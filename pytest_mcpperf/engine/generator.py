@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mcpperf.engine import accuracy, schedule
-from pytest_mcpperf.engine.mcp import McpError, McpSession, Outcome, classify, transport_outcome
+from pytest_mcpperf.engine.control import preflight
+from pytest_mcpperf.engine.mcp import (
+    McpAuthError,
+    McpError,
+    McpSession,
+    Outcome,
+    classify,
+    transport_outcome,
+)
 from pytest_mcpperf.engine.report import ShardResult
 from pytest_mcpperf.engine.stats import Recorder
 from pytest_mcpperf.engine.wire import Link, transport_for
@@ -35,6 +43,7 @@ from pytest_mcpperf.vocabulary import (
     OK,
     TIMEOUT,
     TRANSPORT,
+    option,
 )
 
 Clock = Callable[[], float]
@@ -154,6 +163,8 @@ class Generator:
         self.active_users = n_sessions  # a shard may get no closed-loop user at all
         first = await self._open_session()
         self.users.append(first)
+        if first.conn is not None and self.spec.extra.get("preflight", True):
+            await preflight(first.session, first.conn, self.workload.calls, self.spec.front_end)
         rest = await asyncio.gather(
             *(self._open_session() for _ in range(n_sessions - 1)), return_exceptions=True
         )
@@ -171,6 +182,7 @@ class Generator:
             "protocol_version": s.protocol_version,
             "era": s.era,
             "server_info": s.server_info,
+            "transport": self.spec.transport,
         }
 
     async def _open_session(self) -> _User:
@@ -184,6 +196,14 @@ class Generator:
             raise ConfigError(str(exc)) from None
         try:
             conn = await session.open()
+        except McpAuthError as exc:
+            fe = self.spec.front_end
+            raise TargetError(
+                f"cannot start an MCP session with {self.spec.url}: {exc}; send the "
+                f"credentials it expects with {option(fe, 'header')}, e.g. "
+                f'{option(fe, "header")} "Authorization: Bearer ${{MCP_TOKEN}}" with '
+                "MCP_TOKEN exported"
+            ) from None
         except (RequestError, McpError) as exc:
             raise TargetError(
                 f"cannot start an MCP session with {self.spec.url}: {exc}; "
@@ -191,7 +211,7 @@ class Generator:
                 "endpoint"
             ) from exc
         self.recorder.stats.connections_opened += 1
-        calls = [session.add_call(c.tool, c.arguments) for c in self.workload.calls]
+        calls = [session.add_request(*c.request()) for c in self.workload.calls]
         return _User(session, conn, calls)
 
     async def _connect(self) -> Link:
@@ -212,6 +232,9 @@ class Generator:
             if u.conn is not None:
                 u.conn.close()
         self.recorder.stats.reinits = sum(u.session.reinits for u in sessions.values())
+        counters = getattr(self.transport, "counters", None)
+        if counters is not None:
+            self.target["stdio"] = counters()
 
     # -- the run ------------------------------------------------------------------------
     async def run(self) -> None:

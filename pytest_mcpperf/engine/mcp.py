@@ -12,6 +12,7 @@ re-initialised for the requests that follow, which the caller counts.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,20 @@ ACCEPT = "application/json, text/event-stream"
 
 class McpError(Exception):
     """A control-path exchange (handshake, discover) did not succeed."""
+
+
+class McpAuthError(McpError):
+    """The server refused the handshake with HTTP 401 or 403: credentials are missing."""
+
+    def __init__(self, status: int) -> None:
+        word = "unauthorized" if status == 401 else "forbidden"
+        super().__init__(f"the server answered the handshake with HTTP {status} ({word})")
+        self.status = status
+
+
+#: JSON-RPC ids, unique in the whole process: sessions that share one stdio server
+#: never collide on its pipe (over HTTP the ids only need to differ per session).
+_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,37 +137,38 @@ class McpSession:
         self.session_id: str | None = None
         self.reinits = 0
         self.generation = 0
-        self._next_id = 0
-        self._calls: list[tuple[str, dict[str, Any]]] = []
+        self._calls: list[tuple[str, dict[str, Any], str | None]] = []
         self._templates: list[Template] = []
         self._reinit_lock = asyncio.Lock()
 
     # -- request ids and templates ------------------------------------------------
     def next_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
+        return next(_IDS)
 
     def add_call(self, tool: str, arguments: Mapping[str, Any]) -> int:
         """Register a tool call for the hot path; returns its template index."""
-        self._calls.append((tool, dict(arguments)))
-        self._templates.append(self._template(tool, dict(arguments)))
+        return self.add_request("tools/call", {"name": tool, "arguments": dict(arguments)}, tool)
+
+    def add_request(self, method: str, params: Mapping[str, Any], name: str | None) -> int:
+        """Register any request kind for the hot path (`name`: the tool, prompt or
+        resource it is about, for the 2026-07-28 Mcp-Name header); returns its index."""
+        self._calls.append((method, dict(params), name))
+        self._templates.append(self._template(method, dict(params), name))
         return len(self._calls) - 1
 
     def encode_call(self, index: int, rid: int) -> bytes:
         """The whole request bytes for template `index` with JSON-RPC id `rid`."""
         return self._templates[index].encode(rid)
 
-    def _template(self, tool: str, arguments: dict[str, Any]) -> Template:
-        params: dict[str, Any] = {"name": tool, "arguments": arguments}
+    def _template(self, method: str, params: dict[str, Any], name: str | None) -> Template:
         if self.era == "modern":
-            params["_meta"] = self.meta()
+            params = {**params, "_meta": self.meta()}
         before = b'{"jsonrpc":"2.0","id":'
-        after = (
-            b',"method":"tools/call","params":'
-            + json.dumps(params, separators=(",", ":")).encode()
-            + b"}"
-        )
-        return self.transport.template(self._headers("tools/call", tool), before, after)
+        after = b',"method":' + json.dumps(method).encode()
+        if params:
+            after += b',"params":' + json.dumps(params, separators=(",", ":")).encode()
+        after += b"}"
+        return self.transport.template(self._headers(method, name), before, after)
 
     def _headers(self, method: str, name: str | None) -> dict[str, str]:
         return {
@@ -183,8 +199,18 @@ class McpSession:
 
     # -- control path -------------------------------------------------------------
     async def open(self, conn: Link | None = None) -> Link:
-        """Detect the era and do the handshake; returns a usable connection."""
+        """Detect the era and do the handshake; returns a usable connection.
+
+        A handshake that fails closes its connection (an open one left behind can keep
+        the event loop from closing)."""
         conn = conn if conn is not None and not conn.closed else await self._connect()
+        try:
+            return await self._handshake(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    async def _handshake(self, conn: Link) -> Link:
         if self.protocol in ("auto", "modern"):
             conn, ok = await self._discover(conn)
             if ok:
@@ -226,6 +252,8 @@ class McpSession:
         params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": CLIENT_INFO}
         conn, resp, msg = await self.rpc(conn, "initialize", params)
         result = msg.get("result") if msg else None
+        if resp.status in (401, 403):
+            raise McpAuthError(resp.status)
         if resp.status != 200 or not isinstance(result, dict):
             raise McpError(f"initialize failed: HTTP {resp.status} {resp.body[:200]!r}")
         self.protocol_version = str(result.get("protocolVersion") or LEGACY)
@@ -253,7 +281,7 @@ class McpSession:
 
     def _rebuild(self) -> None:
         self.generation += 1
-        self._templates = [self._template(tool, args) for tool, args in self._calls]
+        self._templates = [self._template(m, params, name) for m, params, name in self._calls]
 
     async def rpc(
         self,

@@ -1,0 +1,372 @@
+"""The stdio transport: newline-delimited JSON-RPC over a server process's pipes.
+
+One server process carries many requests at once. Every `connect()` returns a
+`StdioLink`, one request in flight at a time like an HTTP connection, and all the links
+of a transport share one `StdioMux`, which writes each request on the server's stdin
+and hands each response line to the request with the same JSON-RPC id. Ids are unique
+in the whole process (`McpSession.next_id`), so sessions never collide on one pipe.
+
+Latency is measured by the generator exactly as over HTTP: from the intended send time
+to the arrival of the response line. A request's deadline fails it with
+`RequestTimeout` and forgets its id; an answer that comes later is counted as
+`unmatched` and dropped, never taken for another request's response.
+
+What the server sends besides responses is never taken for one: requests (ping,
+roots/list, sampling, elicitation) are answered at once (ping and roots/list) or
+refused with JSON-RPC error -32601, and notifications are counted. A line longer than
+`max_line_bytes`, or the server's stdout closing, fails every request in flight with a
+`TransportError` whose message ends with the server's last stderr lines.
+
+The process itself is a `target.StdioServer` (own process group, stderr drained by a
+thread all the time): the one a front end spawned for this run (found by
+`LoadSpec.server_pid`), or one this transport spawns from `LoadSpec.server_cmd` and
+stops when its last link closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_mcpperf.engine.sse import SseEvent
+from pytest_mcpperf.errors import RequestTimeout, TransportError
+from pytest_mcpperf.target import StdioServer, stdio_server
+
+#: The longest line accepted from a server (a response with a large resource, say).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_ID_PREFIX = b'{"jsonrpc":"2.0","id":'
+_NO_HEADERS: Mapping[str, str] = {}
+METHOD_NOT_FOUND = -32601
+
+
+@dataclass(frozen=True, slots=True)
+class StdioReply:
+    """One response line; `status` is 200 (202 for a notification, which has none)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    events: list[SseEvent] | None = None
+
+
+ACCEPTED = StdioReply(202, _NO_HEADERS, b"")
+
+
+@dataclass
+class StdioCounters:
+    """What the server sent besides responses, and lines that were not one."""
+
+    server_requests: int = 0
+    notifications: int = 0
+    unmatched: int = 0
+    bad_lines: int = 0
+    requests_by_method: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "server_requests": self.server_requests,
+            "server_requests_by_method": dict(self.requests_by_method),
+            "notifications": self.notifications,
+            "unmatched_responses": self.unmatched,
+            "bad_lines": self.bad_lines,
+        }
+
+
+def request_id(data: bytes) -> int | str | None:
+    """The JSON-RPC id of one framed request (None for a notification).
+
+    A hot-path template starts with the id, so it is read without decoding JSON; a
+    control-path message is decoded.
+    """
+    if data.startswith(_ID_PREFIX):
+        end = data.index(b",", len(_ID_PREFIX))
+        return int(data[len(_ID_PREFIX) : end])
+    msg = json.loads(data)
+    rid = msg.get("id") if isinstance(msg, dict) else None
+    return rid if isinstance(rid, int | str) else None
+
+
+class _Stdout(asyncio.Protocol):
+    """Reads the server's stdout and splits it into lines for the mux."""
+
+    def __init__(self, mux: StdioMux) -> None:
+        self.mux = mux
+        self.buffer = bytearray()
+        self.skipping = False  # inside a line that was too long
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            if self.skipping:
+                self.skipping = False
+            elif end > start:
+                self.mux.on_line(bytes(buffer[start:end]))
+            start = end + 1
+        del buffer[:start]
+        if len(buffer) > self.mux.max_line_bytes:
+            buffer.clear()
+            if not self.skipping:
+                self.skipping = True
+                self.mux.on_line_too_long()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.mux.on_eof(exc)
+
+
+class _Stdin(asyncio.Protocol):
+    def __init__(self, mux: StdioMux) -> None:
+        self.mux = mux
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.mux.on_eof(exc)
+
+
+class StdioMux:
+    """The pipes of one server process in one event loop, shared by all its links."""
+
+    def __init__(self, server: StdioServer, owned: bool, max_line_bytes: int) -> None:
+        self.server = server
+        self.owned = owned
+        self.max_line_bytes = max_line_bytes
+        self.loop = asyncio.get_running_loop()
+        self.pending: dict[int | str, tuple[asyncio.Future[StdioReply], asyncio.TimerHandle]] = {}
+        self.counters = StdioCounters()
+        self.links: set[StdioLink] = set()
+        self.closed = False
+        self._reader: asyncio.ReadTransport | None = None
+        self._writer: asyncio.WriteTransport | None = None
+
+    async def open(self) -> None:
+        stdin_fd, stdout_fd = self.server.fds()
+        # Duplicates: closing them at the end of this run leaves the server's pipes open
+        # for the next run (a session-scoped server serves many tests).
+        rfile = os.fdopen(os.dup(stdout_fd), "rb", buffering=0)
+        wfile = os.fdopen(os.dup(stdin_fd), "wb", buffering=0)
+        self._reader, _ = await self.loop.connect_read_pipe(lambda: _Stdout(self), rfile)
+        self._writer, _ = await self.loop.connect_write_pipe(lambda: _Stdin(self), wfile)
+
+    # -- requests -------------------------------------------------------------------
+    def request(self, data: bytes, deadline: float) -> asyncio.Future[StdioReply]:
+        fut: asyncio.Future[StdioReply] = self.loop.create_future()
+        if self.closed or self._writer is None:
+            fut.set_exception(self.gone_error("closed"))
+            return fut
+        if not data:  # nothing to send (a legacy DELETE has no stdio form)
+            fut.set_result(ACCEPTED)
+            return fut
+        rid = request_id(data)
+        if rid is None:
+            self._writer.write(data)
+            fut.set_result(ACCEPTED)
+            return fut
+        if rid in self.pending:
+            fut.set_exception(TransportError("duplicate_id", f"request id {rid} is in flight"))
+            return fut
+        timer = self.loop.call_at(deadline, self._on_timeout, rid)
+        self.pending[rid] = (fut, timer)
+        self._writer.write(data)
+        return fut
+
+    def _on_timeout(self, rid: int | str) -> None:
+        entry = self.pending.pop(rid, None)
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(RequestTimeout("timeout", "no response before the deadline"))
+
+    # -- what the server writes -------------------------------------------------------
+    def on_line(self, line: bytes) -> None:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            self.counters.bad_lines += 1
+            return
+        if not isinstance(msg, dict):
+            self.counters.bad_lines += 1  # a batch or a bare value: not a response
+            return
+        if "method" in msg:
+            self._from_server(msg)
+            return
+        rid = msg.get("id")
+        entry = self.pending.pop(rid, None) if isinstance(rid, int | str) else None
+        if entry is None:
+            self.counters.unmatched += 1
+            return
+        fut, timer = entry
+        timer.cancel()
+        if not fut.done():
+            fut.set_result(StdioReply(200, _NO_HEADERS, line))
+
+    def _from_server(self, msg: dict[str, Any]) -> None:
+        c = self.counters
+        if "id" not in msg:
+            c.notifications += 1
+            return
+        method = str(msg["method"])
+        c.server_requests += 1
+        c.requests_by_method[method] = c.requests_by_method.get(method, 0) + 1
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": msg["id"]}
+        if method == "ping":
+            answer["result"] = {}
+        elif method == "roots/list":
+            answer["result"] = {"roots": []}
+        else:  # sampling, elicitation...: a load generator has no model and no user
+            answer["error"] = {
+                "code": METHOD_NOT_FOUND,
+                "message": f"mcpperf does not support {method}",
+            }
+        if self._writer is not None and not self.closed:
+            self._writer.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+
+    def on_line_too_long(self) -> None:
+        self.counters.bad_lines += 1
+        self._fail_all(
+            TransportError(
+                "line_too_long",
+                f"the stdio server wrote a line longer than {self.max_line_bytes} bytes",
+            )
+        )
+
+    def on_eof(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for link in self.links:
+            link.closed = True
+        self._fail_all(self.gone_error("closed"))
+        self._close_pipes()
+
+    def gone_error(self, code: str) -> TransportError:
+        """The server's pipes closed: say so, with its exit status and last stderr lines."""
+        status = self.server.exit_status
+        how = f"exited with status {status}" if status is not None else "closed its stdout"
+        tail = self.server.output_tail(10)
+        return TransportError(
+            code,
+            f"the stdio server {how}; its stderr ends with:\n{tail or '(nothing)'}",
+        )
+
+    def _fail_all(self, exc: Exception) -> None:
+        pending, self.pending = self.pending, {}
+        for fut, timer in pending.values():
+            timer.cancel()
+            if not fut.done():
+                fut.set_exception(exc)
+
+    # -- links -------------------------------------------------------------------------
+    def release(self, link: StdioLink) -> None:
+        self.links.discard(link)
+        if not self.links:
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._fail_all(TransportError("closed", "the stdio transport was closed"))
+        self._close_pipes()
+        if self.owned:
+            self.server.stop(grace_s=2.0)
+
+    def _close_pipes(self) -> None:
+        for t in (self._reader, self._writer):
+            if t is not None:
+                with contextlib.suppress(Exception):
+                    t.close()
+
+
+class StdioLink:
+    """One request in flight at a time, over the process's shared pipes."""
+
+    def __init__(self, mux: StdioMux) -> None:
+        self.mux = mux
+        self.closed = mux.closed
+        mux.links.add(self)
+
+    def request(self, data: bytes, deadline: float) -> asyncio.Future[StdioReply]:
+        return self.mux.request(data, deadline)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.mux.release(self)
+        elif self in self.mux.links:
+            self.mux.release(self)
+
+
+class StdioTemplate:
+    """A request framed once: `encode(rid)` fills the id; the line ends with a newline."""
+
+    __slots__ = ("_template",)
+
+    def __init__(self, before: bytes, after: bytes) -> None:
+        self._template = before.replace(b"%", b"%%") + b"%d" + after.replace(b"%", b"%%") + b"\n"
+
+    def encode(self, rid: int) -> bytes:
+        return self._template % rid
+
+
+class StdioTransport:
+    """MCP over a server process's stdin and stdout (headers have no meaning here)."""
+
+    name = "stdio"
+
+    def __init__(
+        self,
+        server: StdioServer | None = None,
+        *,
+        command: tuple[str, ...] = (),
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> None:
+        if server is None and not command:
+            raise ValueError("the stdio transport needs a running server or a command")
+        self.server = server
+        self.command = command
+        self.max_line_bytes = max_line_bytes
+        self._mux: StdioMux | None = None
+
+    async def connect(self, timeout_s: float) -> StdioLink:
+        mux = self._mux
+        if mux is None or mux.closed:
+            mux = self._mux = await self._open()
+        return StdioLink(mux)
+
+    async def _open(self) -> StdioMux:
+        server, owned = self.server, False
+        if server is None:
+            server, owned = StdioServer(self.command).start(), True
+        if not server.alive():
+            status = server.exit_status
+            raise TransportError(
+                "closed",
+                f"the stdio server exited with status {status}; its stderr ends "
+                f"with:\n{server.output_tail(10) or '(nothing)'}",
+            )
+        mux = StdioMux(server, owned, self.max_line_bytes)
+        await mux.open()
+        return mux
+
+    def counters(self) -> dict[str, Any]:
+        """What the server sent besides responses during this transport's life."""
+        return self._mux.counters.to_dict() if self._mux is not None else {}
+
+    def frame(self, method: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
+        """One line; a body-less HTTP verb (a legacy DELETE) has nothing to send."""
+        return body + b"\n" if body else b""
+
+    def template(self, headers: Mapping[str, str], before: bytes, after: bytes) -> StdioTemplate:
+        return StdioTemplate(before, after)
+
+
+def stdio_transport(
+    server_pid: int | None, command: tuple[str, ...], max_line_bytes: int = MAX_LINE_BYTES
+) -> StdioTransport:
+    """The transport for a spec: the running server with `server_pid` that this process
+    started, else a server of its own from `command`."""
+    return StdioTransport(stdio_server(server_pid), command=command, max_line_bytes=max_line_bytes)

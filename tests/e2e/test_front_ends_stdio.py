@@ -1,0 +1,93 @@
+"""The pytest options and the `mcpperf` command over stdio, against `stdio_server.py`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SERVER = Path(__file__).with_name("stdio_server.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_pytest_over_stdio_with_a_mix_of_request_kinds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.load(rate=100, duration=1, tool="echo")
+            def test_tool(perf_client, mcp_server):
+                result = perf_client.run()
+                assert result.requests.ok == 100
+                assert result.target.url.startswith("stdio:")
+
+            @pytest.mark.load(rate=100, duration=1, mix=[
+                ("echo", {}, 1),
+                {"method": "resources/read", "params": {"uri": "mem://a"}, "weight": 1},
+                ("prompts/get", {"name": "hello"}, 1),
+            ])
+            def test_mix(perf_client):
+                result = perf_client.run()
+                assert result.requests.failed == 0
+                assert set(result.report["per_tool"]) == {
+                    "echo", "resources/read mem://a", "prompts/get hello"}
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "--mcp-transport",
+        "stdio",
+        "--mcp-server-cmd",
+        f"{sys.executable} {SERVER}",
+        "-p",
+        "no:cacheprovider",
+        timeout=120,
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*transport stdio*", "*resources/read mem://a*"])
+
+
+def test_cli_client_over_stdio_and_preflight() -> None:
+    base = [sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput"]
+    stdio = ["--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"]
+    ok = subprocess.run(
+        [
+            *base,
+            *stdio,
+            "--tool",
+            "echo",
+            "--requests-per-second",
+            "100",
+            "--duration-seconds",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["requests"]["ok"] == 100
+    assert report["target"]["transport"] == "stdio"
+    assert report["server"]["rss_mb"]["peak"] > 0
+    bad = subprocess.run(
+        [*base, *stdio, "--tool", "nope", "--duration-seconds", "60"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "no tool 'nope'" in bad.stderr
+    assert "echo" in bad.stderr
