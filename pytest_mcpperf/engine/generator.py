@@ -49,6 +49,7 @@ DRAIN_GRACE_S = 1.0
 # wake-up's own delay, measured per send and charged to latency (see the README's
 # "Dispatch lateness" for the bias this allows).
 DISPATCH_BATCH = 2.0
+WORKER_YIELD_EVERY = 32
 DISPATCH_WINDOW_MAX_S = 0.001
 CLOSED_LOOP_ERROR_PAUSE_S = 0.01  # a dead server must not make users spin
 
@@ -335,6 +336,7 @@ class Generator:
         self._fold_lateness()
 
     async def _worker(self, user: _User) -> None:
+        n = 0
         while True:
             item = self._take_due()
             if item is None:
@@ -344,6 +346,11 @@ class Generator:
                 if item is None:
                     return
             await self._one(user, item[0], item[1])
+            n += 1
+            if n % WORKER_YIELD_EVERY == 0:
+                # A request can end without waiting (due at its deadline: never sent), and
+                # a backlog hands the next one over at once: let the loop breathe.
+                await asyncio.sleep(0)
 
     def _take_due(self) -> tuple[float, int] | None:
         """The next request if it is due now (a free worker takes it without waiting)."""

@@ -73,6 +73,9 @@ class IndexCursor:
         self.index += 1
 
     def skip_before(self, t: float) -> None:
+        if t == math.inf:
+            self.index = self.total
+            return
         estimate = self._count_before(t)
         if not math.isfinite(estimate):
             estimate = self.total if estimate > 0 else 0
