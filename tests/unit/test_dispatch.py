@@ -51,9 +51,9 @@ def test_sends_are_never_early_and_lateness_is_bounded(rate: float) -> None:
     late = gen.check.dispatch_lateness
     window_us = generator.dispatch_window_s(rate) * 1e6
     assert late.get_total_count() + gen.check.queue_wait.get_total_count() == int(rate)
-    # p99 within the window plus 5 ms of wake-up delay on a shared 2-core host (quiet,
+    # p99 within the window plus 20 ms of wake-up delay on a shared 2-core host (quiet,
     # it is well under 1 ms: benchmarks/open_loop_cost.py)
-    assert late.get_value_at_percentile(99.0) <= window_us + 5000, late.get_max_value()
+    assert late.get_value_at_percentile(99.0) <= window_us + 20_000, late.get_max_value()
     assert late.get_value_at_percentile(50.0) <= window_us + 500
     assert gen.check.timer == "timerfd"
 
