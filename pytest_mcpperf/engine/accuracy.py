@@ -57,12 +57,11 @@ class Limits:
     # "nearly saturated" starts well below 100%.
     host_busy_percent: float = 85.0
     host_share_cpu_percent: float = 50.0  # ... while the generator used this much
-    # Contention. Measured on the 2-core development VM (benchmarks/contention.py against
-    # nginx-mcp at 2,000 rps): quiet, other work used 0-13% of the host; with two
-    # busy-looping processes beside generator and server, 45-50%, the host 100% busy.
-    # A quarter of the host's capacity, while the host is nearly saturated, splits the
-    # two with room on both sides. It is judged only where the server's CPU is known
-    # (a spawned server or a pid): otherwise a local server's work looks like other work.
+    # Contention: other work = host busy time minus the generator's and the server's.
+    # NOT YET MEASURED: a quarter of the host while it is nearly saturated is a first
+    # estimate (two busy loops on 2 cores would take about half); a contention benchmark
+    # must set it. It is judged only where the server's CPU is known (a spawned server
+    # or a pid): otherwise a local server's work looks like other work.
     other_share_percent: float = 25.0  # other work, of all cores, while the host is busy
     contended_busy_percent: float = 85.0  # ... at or above this
     # Steal time on the same VM: 0.1% idle, 0.8% with both vCPUs busy on our own work,
