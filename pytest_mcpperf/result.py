@@ -48,8 +48,19 @@ class Requests(TypedDict):
     connections_opened: NotRequired[int]
 
 
+class LatenessUs(TypedDict):
+    """A lateness histogram's count and percentiles, in microseconds."""
+
+    count: int
+    p50: int
+    p90: int
+    p99: int
+    p999: int
+    max: int
+
+
 class Accuracy(TypedDict):
-    """The generator's self-check: `verdict` is "valid" or "client_bound"."""
+    """The generator's self-check: `verdict` is "valid", "client_bound" or "contended"."""
 
     verdict: str
     reason: str
@@ -63,6 +74,12 @@ class Accuracy(TypedDict):
     client_cpu_percent: float
     client_cpu_percent_per_process: list[float]
     host_cpu_busy_percent: float
+    host_steal_percent: NotRequired[float]
+    host_other_work_percent: NotRequired[float | None]
+    host_cpus: NotRequired[int]
+    dispatch_timer: NotRequired[str | None]
+    dispatch_lateness_us: NotRequired[LatenessUs]
+    queue_wait_us: NotRequired[LatenessUs]
 
 
 class RssMb(TypedDict):
@@ -176,6 +193,12 @@ class LoadResult(Section):
         """True when the generator, not the server, limited the run."""
         verdict: str = self._data.get("accuracy", {}).get("verdict", "valid")
         return verdict == "client_bound"
+
+    @property
+    def contended(self) -> bool:
+        """True when other work on the host disturbed the run (see `accuracy.reason`)."""
+        verdict: str = self._data.get("accuracy", {}).get("verdict", "valid")
+        return verdict == "contended"
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(_plain(self._data))

@@ -35,7 +35,7 @@ CLASS_NAMES: Final = ("ok", "tool_error", "rpc_error", "http_error", "transport"
 ERROR_CLASSES: Final = CLASS_NAMES[1:]
 
 # -- verdicts --------------------------------------------------------------------------
-ACCURACY_VERDICTS: Final = ("ok", "client_bound", "inconclusive")
+ACCURACY_VERDICTS: Final = ("valid", "client_bound", "contended")
 MEMORY_VERDICTS: Final = ("stable", "moderate", "leak", "insufficient")
 
 # -- units -----------------------------------------------------------------------------

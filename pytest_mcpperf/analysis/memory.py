@@ -31,6 +31,20 @@ Verdicts (thresholds follow the seed's reading of "memory per request": < 1 KB e
 - ``insufficient``: fewer than three post-warm-up samples, or all at one request count
   (a verdict is never drawn from two points).
 
+The trend decides first, where the series is long enough (``TREND_MIN_SAMPLES``, six:
+three per half): the series is cut in two halves by time and each half gets its own
+slopes (``first_half`` / ``second_half``: bytes per request and per second).
+
+- ``leak`` whenever RSS still rises steadily through the second half: its fitted rise is
+  above ``TREND_NOISE_BYTES`` (2 MiB, allocator steps), the line explains most of its
+  variation (R^2 >= ``TREND_MIN_R2``), and it rises at least ``PLATEAU_RATIO`` (half)
+  as fast as in the first half. This holds whatever the bytes per request: a server
+  that keeps 4 KiB per call leaks, however small 4 KiB is.
+- A rise that flattens (second half below the noise, or under half the first half's
+  slope) is growth with a plateau (``trend`` "plateau"): never ``leak``; ``moderate``
+  when the growth passes 10 %, else ``stable``.
+The report's ``reason`` says which rule decided.
+
 A run passes the seed's criteria when its verdict is neither ``leak`` nor
 ``insufficient`` and its growth stays under 10 %.
 """
@@ -57,6 +71,10 @@ GROWTH_LIMIT_PERCENT = 10.0
 
 VERDICTS = MEMORY_VERDICTS
 MIN_SAMPLES = 3
+TREND_MIN_SAMPLES = 6
+TREND_NOISE_BYTES = 2 * MIB
+TREND_MIN_R2 = 0.8
+PLATEAU_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,10 @@ class MemoryAnalysis:
     rss_start_bytes: int
     rss_peak_bytes: int
     rss_end_bytes: int
+    trend: str = "unknown"  # rising | plateau | flat | unknown (too few samples)
+    first_half: dict[str, float] = field(default_factory=dict)
+    second_half: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
 
     @property
     def passed(self) -> bool:
@@ -155,6 +177,88 @@ def verdict_for(bytes_per_request: float, growth_bytes: float, growth_percent: f
     return "stable"
 
 
+@dataclass(frozen=True)
+class Half:
+    """The fit of one half of the series."""
+
+    bytes_per_request: float
+    bytes_per_s: float
+    rise_bytes: float
+    r2: float
+
+    def to_report(self) -> dict[str, float]:
+        return {
+            "bytes_per_request": round(self.bytes_per_request, 1),
+            "bytes_per_s": round(self.bytes_per_s, 1),
+            "rise_bytes": round(self.rise_bytes),
+            "r2": round(self.r2, 3),
+        }
+
+
+def fit_half(used: Sequence[MemorySample]) -> Half:
+    """Slopes over requests and time, the fitted rise across the half, and R^2 (of RSS
+    against time, so a half with no completed requests still has a trend)."""
+    ts = [s.t for s in used]
+    ys = [float(s.rss_bytes) for s in used]
+    per_s = least_squares_slope(ts, ys) or 0.0
+    per_req = least_squares_slope([float(s.requests) for s in used], ys) or 0.0
+    rise = per_s * (ts[-1] - ts[0])
+    my = math.fsum(ys) / len(ys)
+    total = math.fsum((y - my) ** 2 for y in ys)
+    fitted = [_fitted_at(ts, ys, per_s, t) for t in ts]
+    resid = math.fsum((y - f) ** 2 for y, f in zip(ys, fitted, strict=True))
+    r2 = 1.0 - resid / total if total > 0 else 0.0
+    return Half(per_req, per_s, rise, r2)
+
+
+def trend_of(used: Sequence[MemorySample]) -> tuple[str, Half | None, Half | None, str]:
+    """(trend, first half, second half, reason); trend "unknown" for a short series."""
+    if len(used) < TREND_MIN_SAMPLES or used[-1].t <= used[0].t:
+        return "unknown", None, None, ""
+    mid_t = (used[0].t + used[-1].t) / 2
+    first = [s for s in used if s.t <= mid_t]
+    second = [s for s in used if s.t >= mid_t]
+    if len(first) < MIN_SAMPLES or len(second) < MIN_SAMPLES:
+        k = len(used) // 2
+        first, second = list(used[: k + 1]), list(used[k:])
+    a, b = fit_half(first), fit_half(second)
+    mib = b.rise_bytes / MIB
+    if (
+        b.rise_bytes >= TREND_NOISE_BYTES
+        and b.r2 >= TREND_MIN_R2
+        and b.bytes_per_s >= PLATEAU_RATIO * max(a.bytes_per_s, 0.0)
+    ):
+        return (
+            "rising",
+            a,
+            b,
+            (
+                f"RSS kept rising through the second half: +{mib:.1f} MiB at "
+                f"{b.bytes_per_request:.0f} bytes/request (R^2 {b.r2:.2f}), "
+                f"first half {a.bytes_per_request:.0f} bytes/request"
+            ),
+        )
+    if a.rise_bytes >= TREND_NOISE_BYTES:
+        return (
+            "plateau",
+            a,
+            b,
+            (
+                f"RSS rose {a.rise_bytes / MIB:.1f} MiB in the first half, then flattened "
+                f"({mib:+.1f} MiB in the second half): growth with a plateau, not a leak"
+            ),
+        )
+    return (
+        "flat",
+        a,
+        b,
+        (
+            f"RSS moved {a.rise_bytes / MIB:+.1f} / {mib:+.1f} MiB over the two halves, "
+            f"within allocator noise ({TREND_NOISE_BYTES / MIB:g} MiB)"
+        ),
+    )
+
+
 def analyze(samples: Sequence[MemorySample], *, warmup_requests: int = 0) -> MemoryAnalysis:
     """Fit RSS against requests and time over the samples after warm-up; classify."""
     used = after_warmup(samples, warmup_requests)
@@ -169,8 +273,24 @@ def analyze(samples: Sequence[MemorySample], *, warmup_requests: int = 0) -> Mem
     growth_bytes = per_request * span
     growth_percent = 100.0 * growth_bytes / start if start > 0 else 0.0
     stab = stability_percent(ys)
+    verdict = verdict_for(per_request, growth_bytes, growth_percent)
+    trend, first, second, reason = trend_of(used)
+    if trend == "rising":
+        verdict = "leak"
+    elif trend in ("plateau", "flat") and verdict == "leak":
+        verdict = "moderate"
+        reason += f"; {per_request:.0f} bytes/request overall, but the rise stopped"
+    elif trend == "unknown":
+        reason = (
+            f"{len(used)} samples, too few for a trend (need {TREND_MIN_SAMPLES}): judged "
+            f"by {per_request:.0f} bytes/request and {growth_percent:.1f}% growth"
+        )
     return MemoryAnalysis(
-        verdict=verdict_for(per_request, growth_bytes, growth_percent),
+        verdict=verdict,
+        trend=trend,
+        first_half=first.to_report() if first else {},
+        second_half=second.to_report() if second else {},
+        reason=reason,
         bytes_per_request=per_request,
         slope_bytes_per_s=per_second or 0.0,
         growth_percent=growth_percent,
@@ -208,6 +328,7 @@ def _insufficient(used: Sequence[MemorySample], per_second: float | None) -> Mem
         rss_start_bytes=rss[0] if rss else 0,
         rss_peak_bytes=max(rss) if rss else 0,
         rss_end_bytes=rss[-1] if rss else 0,
+        reason=f"{len(used)} samples after warm-up: too few for a verdict (need {MIN_SAMPLES})",
     )
 
 
@@ -441,8 +562,13 @@ __all__ = [
     "MIN_SAMPLES",
     "MODERATE_BYTES_PER_REQUEST",
     "NOISE_FLOOR_BYTES",
+    "PLATEAU_RATIO",
+    "TREND_MIN_R2",
+    "TREND_MIN_SAMPLES",
+    "TREND_NOISE_BYTES",
     "VERDICTS",
     "ChunkPlan",
+    "Half",
     "Measurement",
     "MemoryAnalysis",
     "MemorySample",
@@ -453,6 +579,7 @@ __all__ = [
     "chunk_spec",
     "completions",
     "efficiency_requests_per_mb",
+    "fit_half",
     "growth_plan",
     "leak_plan",
     "least_squares_slope",
@@ -462,5 +589,6 @@ __all__ = [
     "split_evenly",
     "stability_grade",
     "stability_percent",
+    "trend_of",
     "verdict_for",
 ]

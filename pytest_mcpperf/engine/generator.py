@@ -15,13 +15,15 @@ plan comes from `spec.extra["stages"] = [{"rate": R, "duration_s": D}, ...]`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mcpperf.engine import accuracy, schedule
+from pytest_mcpperf.engine import accuracy, schedule, timer
 from pytest_mcpperf.engine.control import preflight
 from pytest_mcpperf.engine.mcp import (
     McpAuthError,
@@ -48,6 +50,16 @@ from pytest_mcpperf.vocabulary import (
 
 Clock = Callable[[], float]
 DRAIN_GRACE_S = 1.0
+# The dispatcher wakes on a grid of `window` seconds and hands over everything due by
+# then: window = DISPATCH_BATCH / rate, at most DISPATCH_WINDOW_MAX_S. Each wake-up of a
+# loop costs about as much CPU as a request, so a wake-up per request (a precise timer
+# at every due time) doubles the cost of a request; about two requests per wake-up keep
+# it near the closed loop's. The price is lateness, uniform in [0, window) plus the
+# wake-up's own delay, measured per send and charged to latency (see the README's
+# "Dispatch lateness" for the bias this allows).
+DISPATCH_BATCH = 2.0
+WORKER_YIELD_EVERY = 32
+DISPATCH_WINDOW_MAX_S = 0.001
 CLOSED_LOOP_ERROR_PAUSE_S = 0.01  # a dead server must not make users spin
 
 
@@ -66,6 +78,11 @@ class ProgressUpdate:
 
 
 ProgressFn = Callable[[ProgressUpdate], None]
+
+
+def dispatch_window_s(rate: float) -> float:
+    """How far apart the dispatcher's wake-ups may be at `rate` requests/s."""
+    return min(DISPATCH_WINDOW_MAX_S, DISPATCH_BATCH / rate) if rate > 0 else 0.0
 
 
 def build_plan(spec: LoadSpec) -> schedule.Plan:
@@ -145,6 +162,16 @@ class Generator:
         self.last_done = 0.0
         self.last_dispatch = 0.0
         self.target: dict[str, Any] = {}
+        # open-loop dispatch state (see _open_loop)
+        self.cursor = schedule.ShardCursor(schedule.Constant(0.0, 0.0).cursor())
+        self.parked: collections.deque[asyncio.Future[tuple[float, int] | None]] = (
+            collections.deque()
+        )
+        self.armed_at: float | None = None
+        self.window_s = 0.0
+        self.late_us_limit = int(self.limits.late_ms * 1000.0)
+        self.lateness_us: list[int] = []
+        self.wait_us: list[int] = []
 
     # -- setup / teardown ---------------------------------------------------------
     async def open(self) -> None:
@@ -265,6 +292,8 @@ class Generator:
         self.check.gc_total_s, self.check.gc_max_s = gc_tracker.total_s, gc_tracker.max_s
         self.check.cpu_percent = [cpu.percent()]
         self.check.host_busy_percent = host.percent()
+        self.check.host_steal_percent = host.steal_percent()
+        self.check.host_cpus = accuracy.host_cpus()
         self.recorder.roll()
         if self.closed_loop:  # nothing is scheduled ahead in a closed loop
             self.recorder.stats.scheduled = self.recorder.stats.sent
@@ -277,6 +306,7 @@ class Generator:
             k += 1
             await asyncio.sleep(max(0.0, self.measure_from + k - self.clock()))
             self.recorder.roll(k)
+            self._fold_lateness()
             if self.progress is not None:
                 st = self.recorder.stats
                 ok = st.ok
@@ -301,47 +331,162 @@ class Generator:
             tracker.observe(expected, self.clock())
 
     # -- open loop ----------------------------------------------------------------------
+    #
+    # Workers pull: a worker that finishes takes the next request at once if it is due
+    # (no hand-off, no timer: the closed loop's cost); a worker with nothing due parks,
+    # and one precise timer (engine.timer) wakes at the next due time and hands every
+    # request due by then to the parked workers. Nothing is ever sent early. Requests
+    # that nobody could take before their deadline are skipped in one step and counted
+    # as timeouts never sent, so at any target rate nothing unsent is materialised.
+    # Lateness is measured per send: `dispatch_lateness` for a parked worker woken by
+    # the timer (the dispatcher's own delay), `queue_wait` for a request that waited
+    # for a free connection (the server pushing back). Both count in latency.
     async def _open_loop(self) -> None:
         plan = build_plan(self.spec)
         self.check.target_rps = plan.target_rps / self.shard_count
-        queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
-        workers = [asyncio.create_task(self._worker(u, queue)) for u in self.users]
-        await self._dispatch(plan, queue)
-        for _ in workers:
-            queue.put_nowait(None)
-        limit = self.spec.timeout_s + DRAIN_GRACE_S
-        _, pending = await asyncio.wait(workers, timeout=limit)
-        for w in pending:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        self.window_s = dispatch_window_s(self.check.target_rps)
+        self.cursor = schedule.ShardCursor(plan.cursor(), self.shard_index, self.shard_count)
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.wake = timer.make_timer(loop, self._on_timer, self.clock)
+        self.check.timer = self.wake.kind
+        workers = [loop.create_task(self._worker(u)) for u in self.users]
+        try:
+            limit = self.t0 + plan.duration_s + self.spec.timeout_s + DRAIN_GRACE_S
+            _, pending = await asyncio.wait(workers, timeout=max(0.0, limit - self.clock()))
+            for w in pending:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            self.wake.close()
+            for fut in self.parked:
+                if not fut.done():
+                    fut.set_result(None)
+            self.parked.clear()
+        self._expire(math.inf)  # what the run never reached: counted as not sent
+        self._fold_lateness()
 
-    async def _dispatch(
-        self, plan: schedule.Plan, queue: asyncio.Queue[tuple[float, int] | None]
-    ) -> None:
-        clock, t0, k, n = self.clock, self.t0, self.shard_index, self.shard_count
-        measure_from, limits, check = self.measure_from, self.limits, self.check
-        for j, offset in enumerate(schedule.shard(plan, k, n)):
-            due = t0 + offset
-            now = clock()
-            while due > now:  # uvloop timers round to 1 ms: never send early
-                await asyncio.sleep(due - now)
-                now = clock()
-            if due >= measure_from:
-                check.dispatch(now - due, limits)
-                self.last_dispatch = now
-                self.recorder.stats.scheduled += 1
-            queue.put_nowait((due, k + j * n))
-
-    async def _worker(self, user: _User, queue: asyncio.Queue[tuple[float, int] | None]) -> None:
-        late_s = self.limits.late_ms / 1000.0
+    async def _worker(self, user: _User) -> None:
+        n = 0
         while True:
-            item = await queue.get()
+            item = self._take_due()
             if item is None:
-                return
-            intended, index = item
-            if self.clock() - intended > late_s and intended >= self.measure_from:
-                self.check.queued_sends += 1
-            await self._one(user, intended, index)
+                if self.cursor.peek() is None:
+                    return
+                item = await self._park()
+                if item is None:
+                    return
+            await self._one(user, item[0], item[1])
+            n += 1
+            if n % WORKER_YIELD_EVERY == 0:
+                # A request can end without waiting (due at its deadline: never sent), and
+                # a backlog hands the next one over at once: let the loop breathe.
+                await asyncio.sleep(0)
+
+    def _take_due(self) -> tuple[float, int] | None:
+        """The next request if it is due now (a free worker takes it without waiting)."""
+        offset = self.cursor.peek()
+        if offset is None:
+            return None
+        now = self.clock()
+        due = self.t0 + offset
+        if due > now:
+            return None
+        if due + self.spec.timeout_s <= now:
+            self._expire(now - self.spec.timeout_s)
+            offset = self.cursor.peek()
+            if offset is None or self.t0 + offset > now:
+                return None
+            due = self.t0 + offset
+        index = self.cursor.take()
+        self._account(due, now, woken=False)
+        return due, index
+
+    def _park(self) -> asyncio.Future[tuple[float, int] | None]:
+        fut: asyncio.Future[tuple[float, int] | None] = self.loop.create_future()
+        self.parked.append(fut)
+        self._arm()
+        return fut
+
+    def _arm(self) -> None:
+        """Set the timer for the next due request (or release every parked worker)."""
+        offset = self.cursor.peek()
+        if offset is None:
+            while self.parked:
+                fut = self.parked.popleft()
+                if not fut.done():
+                    fut.set_result(None)
+            return
+        due = self.t0 + offset
+        w = self.window_s
+        if w > 0:  # the first grid point at or after `due`
+            due = self.t0 + math.ceil(offset / w - 1e-9) * w
+            due = max(due, self.t0 + offset)
+        if self.armed_at != due:
+            self.armed_at = due
+            self.wake.at(due)
+
+    def _on_timer(self) -> None:
+        """Hand every request due by now to a parked worker; re-arm for the next."""
+        self.armed_at = None
+        now = self.clock()
+        parked, cursor, t0, timeout = self.parked, self.cursor, self.t0, self.spec.timeout_s
+        while parked:
+            offset = cursor.peek()
+            if offset is None:
+                break
+            due = t0 + offset
+            if due > now:  # woke before it was due (a loop timer): wait again
+                break
+            if due + timeout <= now:
+                self._expire(now - timeout)
+                continue
+            fut = parked.popleft()
+            if fut.done():
+                continue
+            index = cursor.take()
+            self._account(due, now, woken=True)
+            fut.set_result((due, index))
+        if parked:
+            self._arm()
+
+    def _account(self, due: float, now: float, *, woken: bool) -> None:
+        if due < self.measure_from:
+            return
+        self.recorder.stats.scheduled += 1
+        check = self.check
+        check.dispatched += 1
+        self.last_dispatch = now
+        late_us = int((now - due) * 1e6)
+        if woken:
+            self.lateness_us.append(late_us)
+            if late_us > self.late_us_limit:
+                check.late_sends += 1
+                check.max_late_ms = max(check.max_late_ms, late_us / 1000.0)
+        else:
+            self.wait_us.append(late_us)
+            if late_us > self.late_us_limit:
+                check.queued_sends += 1
+
+    def _expire(self, before: float) -> None:
+        """Skip, and count as timeouts never sent, the requests due before `before` that no
+        connection took in time (cost independent of how many)."""
+        cursor, t0 = self.cursor, self.t0
+        if before > self.measure_from:
+            cursor.skip_before(self.measure_from - t0)  # warm-up: not measured
+        first, n = cursor.skip_before(before - t0)
+        if n == 0 or before <= self.measure_from:
+            return
+        self.recorder.stats.scheduled += n
+        self.check.dispatched += n
+        for tool, count in enumerate(self.workload.tally(first, self.shard_count, n)):
+            if count:
+                self.recorder.error_many(tool, CLASS_NAMES[TIMEOUT], "not_sent", count)
+        self.last_done = self.clock()
+
+    def _fold_lateness(self) -> None:
+        accuracy.record_all(self.check.dispatch_lateness, self.lateness_us)
+        accuracy.record_all(self.check.queue_wait, self.wait_us)
 
     # -- closed loop --------------------------------------------------------------------
     async def _closed_loop(self) -> None:

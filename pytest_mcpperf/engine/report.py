@@ -81,6 +81,7 @@ def build(
             sent=run.sent,
             processes=len(shards),
             processes_option=option(spec.front_end, "processes"),
+            server=server,
         ),
         "server": cast(ServerSection, dict(server)),
         "timeseries": [r.to_dict() for r in run.series],
@@ -98,6 +99,7 @@ def build(
         "histograms": {
             "latency_us": stats.encode(latency),
             "service_time_us": stats.encode(service),
+            "dispatch_lateness_us": stats.encode(check.dispatch_lateness),
         },
     }
 
@@ -140,7 +142,20 @@ def text_block(report: Report) -> str:
             f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
             f"{acc['target_rps']:g}/s targeted"
         )
+    late = acc.get("dispatch_lateness_us")
+    if late and late["count"]:
+        lines.append(
+            f"Dispatch lateness (charged to latency): p50 {late['p50']} us, p99 "
+            f"{late['p99']} us, max {late['max']} us over {late['count']} timed sends"
+        )
     lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
+    if acc.get("host_cpus"):
+        other = acc.get("host_other_work_percent")
+        lines.append(
+            f"Host: {acc['host_cpu_busy_percent']:.0f}% of {acc['host_cpus']} CPUs busy"
+            + (f", other work {other:.0f}%" if other is not None else "")
+            + f", steal {acc.get('host_steal_percent', 0.0):.0f}%"
+        )
     rss = server.get("rss_mb") if isinstance(server, Mapping) else None
     if rss:
         lines.append(

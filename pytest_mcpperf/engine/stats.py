@@ -303,6 +303,13 @@ class Recorder:
             return 0.0
         return _pct_ms(self.stats.series[self.second - 1].latency, 99.0)
 
+    def error_many(self, tool: int, kind: str, code: str, n: int) -> None:
+        """`n` failures of one kind at once (requests skipped without being sent)."""
+        self._failed[tool] += n
+        self.sec_failed += n
+        codes = self.stats.errors[kind]
+        codes[code] = codes.get(code, 0) + n
+
     def roll(self, next_second: int | None = None) -> None:
         """Fold buffered values into the histograms and close the current row."""
         row = self.stats.row(self.second)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from collections.abc import Sequence
 
@@ -31,6 +32,21 @@ class Workload:
     def choose(self, i: int) -> int:
         table = self._table
         return table[i % len(table)]
+
+    def tally(self, first: int, step: int, n: int) -> list[int]:
+        """How many of requests ``first + j * step`` (j < n) go to each call.
+
+        Exact: the choice repeats every TABLE_SIZE requests, so whole periods are
+        counted once and multiplied (cost independent of `n`).
+        """
+        table = self._table
+        size = len(table)
+        counts = [0] * len(self.calls)
+        period = size // math.gcd(size, step) if step else 1
+        whole, rest = divmod(n, period)
+        for j in range(min(n, period)):
+            counts[table[(first + j * step) % size]] += whole + (1 if j < rest else 0)
+        return counts
 
     @property
     def tools(self) -> list[str]:

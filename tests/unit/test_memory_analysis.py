@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from pytest_mcpperf.analysis.memory import (
+    LEAK_BYTES_PER_REQUEST,
     MemorySample,
     analyze,
     baseline_plan,
@@ -85,7 +86,9 @@ def test_warmup_growth_is_excluded_from_the_fit() -> None:
         MemorySample(200, 50 * MIB, 2.0),
     ]
     samples += [MemorySample(200 + 200 * i, 50 * MIB, 2.0 + i) for i in range(1, 6)]
-    assert analyze(samples).verdict == "leak"  # without warm-up: a steep slope
+    # without warm-up: a steep rise that flattens, a plateau (growth, not a leak)
+    whole = analyze(samples)
+    assert (whole.verdict, whole.trend) == ("moderate", "plateau")
     a = analyze(samples, warmup_requests=200)
     assert a.verdict == "stable"
     assert a.bytes_per_request == 0.0
@@ -367,3 +370,20 @@ def test_samples_from_report_shift_by_the_warmup() -> None:
         MemorySample(20, 7, 3.5),
     ]
     assert samples_from_report({"server": {"rss_mb": {}}}) == []
+
+
+def test_a_steady_rise_through_the_second_half_is_a_leak_at_4_kib_per_request() -> None:
+    samples = [MemorySample(500 * i, 40 * MIB + 500 * i * 4 * KIB, float(i)) for i in range(12)]
+    a = analyze(samples)
+    assert a.bytes_per_request < LEAK_BYTES_PER_REQUEST
+    assert (a.verdict, a.trend) == ("leak", "rising")
+    assert "second half" in a.reason
+    assert a.second_half["bytes_per_request"] > 4000
+
+
+def test_a_cache_filled_early_then_flat_is_not_a_leak() -> None:
+    rss = [40, 65, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90]
+    samples = [MemorySample(500 * i, r * MIB, float(i)) for i, r in enumerate(rss)]
+    a = analyze(samples)
+    assert a.verdict != "leak"
+    assert a.trend == "plateau"
