@@ -35,6 +35,8 @@ class ErrorCounts(TypedDict):
     http_error: int
     transport: int
     timeout: int
+    protocol: int
+    too_large: int
 
 
 class Requests(TypedDict):

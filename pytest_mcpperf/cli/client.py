@@ -26,7 +26,7 @@ from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
-from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
+from pytest_mcpperf.vocabulary import ARRIVALS, DEFAULT_MAX_RESPONSE_BYTES, PROTOCOLS
 
 MAX_ERROR_RATE = 0.01
 
@@ -85,10 +85,19 @@ def _run_options() -> argparse.ArgumentParser:
     add_typed(
         g,
         "--timeout-seconds",
-        settings.parse_positive_float,
+        settings.parse_timeout,
         metavar="S",
         default=30.0,
-        help="per-request timeout, counted from the intended send time (default: 30)",
+        help="per-request timeout, counted from the intended send time (default: 30, at most 3600)",
+    )
+    add_typed(
+        g,
+        "--max-response-bytes",
+        settings.parse_response_bytes,
+        metavar="N",
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        help="a larger answer (body, or one SSE event) is counted too_large "
+        f"(default: {DEFAULT_MAX_RESPONSE_BYTES})",
     )
     g.add_argument(
         "--arrival",
@@ -214,6 +223,7 @@ def build_spec(args: argparse.Namespace, url: str, pid: int | None) -> Any:
         arrival=args.arrival,
         warmup_s=args.warmup_seconds,
         timeout_s=args.timeout_seconds,
+        max_response_bytes=args.max_response_bytes,
         burst_size=getattr(args, "burst_size", 100),
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
         protocol=args.protocol,

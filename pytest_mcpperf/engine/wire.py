@@ -26,7 +26,9 @@ def tls_context(spec: LoadSpec) -> ssl.SSLContext | None:
 def transport_for(spec: LoadSpec) -> Transport:
     """The transport for `spec.url` (http:// and https:// today)."""
     try:
-        return HttpTransport(spec.url, ssl=tls_context(spec))
+        return HttpTransport(
+            spec.url, ssl=tls_context(spec), max_response_bytes=spec.max_response_bytes
+        )
     except ValueError as exc:
         raise ConfigError(
             f"{exc}; give the server's MCP endpoint, e.g. http://127.0.0.1:8080/mcp"
