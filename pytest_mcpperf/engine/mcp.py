@@ -253,6 +253,13 @@ class McpSession:
     async def open(self, conn: Link | None = None) -> Link:
         """Detect the era and do the handshake; returns a usable connection."""
         conn = conn if conn is not None and not conn.closed else await self._connect()
+        try:
+            return await self._open(conn)
+        except BaseException:
+            conn.close()  # a failed setup must not leave its connection open
+            raise
+
+    async def _open(self, conn: Link) -> Link:
         if self.protocol in ("auto", "modern"):
             conn, ok = await self._discover(conn)
             if ok:

@@ -30,10 +30,22 @@ class SseEvent:
 class SseDecoder:
     """Stateful decoder: feed it bytes, get whole events back."""
 
-    __slots__ = ("_buf", "_data", "_data_bytes", "_event", "_id", "_pending_cr", "max_event_bytes")
+    __slots__ = (
+        "_buf",
+        "_data",
+        "_data_bytes",
+        "_event",
+        "_id",
+        "_pending_cr",
+        "_tail",
+        "_tail_bytes",
+        "max_event_bytes",
+    )
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._buf = b""
+        self._tail: list[bytes] = []
+        self._tail_bytes = 0
         self._data: list[str] = []
         self._data_bytes = 0
         self._event = ""
@@ -51,7 +63,18 @@ class SseDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across chunks
         self._pending_cr = False
-        buf = self._buf + chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            # No line ends here: keep the piece aside, so that a long line costs one join
+            # when it ends, not one copy per piece.
+            self._tail.append(chunk)
+            self._tail_bytes += len(chunk)
+            self._check_size(self._tail_bytes + len(self._buf))
+            return []
+        if self._tail:
+            buf = self._buf + b"".join(self._tail) + chunk
+            self._tail, self._tail_bytes = [], 0
+        else:
+            buf = self._buf + chunk
         out: list[SseEvent] = []
         start = 0
         n = len(buf)
@@ -70,12 +93,15 @@ class SseDecoder:
                 start = end + 1
             self._line(line, out)
         self._buf = buf[start:]
-        if len(self._buf) + self._data_bytes > self.max_event_bytes:
+        self._check_size(len(self._buf))
+        return out
+
+    def _check_size(self, unfinished: int) -> None:
+        if unfinished + self._data_bytes > self.max_event_bytes:
             raise ResponseTooLarge(
                 "sse_event",
                 f"an SSE event passed the response size limit of {self.max_event_bytes} bytes",
             )
-        return out
 
     def _line(self, line: bytes, out: list[SseEvent]) -> None:
         if not line:
