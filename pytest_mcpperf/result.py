@@ -83,6 +83,8 @@ class ServerSection(TypedDict, total=False):
     samples: int
     alive: bool
     series: list[dict[str, float]]
+    exit_status: int | None  # a spawned server that died during the run
+    output_tail: str  # its last lines of output
 
 
 class Report(TypedDict):

@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pytest_mcpperf import settings
 from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target
+from pytest_mcpperf.result import Report
 from pytest_mcpperf.spec import DEFAULT_TOOL_ARGUMENTS
 from pytest_mcpperf.vocabulary import ARRIVALS, DEFAULT_MAX_RESPONSE_BYTES, PROTOCOLS
 
@@ -261,13 +262,26 @@ def _run(args: argparse.Namespace) -> int:
             result = runner.run(build_spec(args, target.url, target.pid), progress=progress)
         finally:
             progress.done()
-    data = result.to_dict()
+        died = target.spawned and not target.alive()
+        data = result.to_dict()
+        if died:  # a run whose server died is reported so, and fails
+            server = data.setdefault("server", {})
+            server.update(
+                alive=False, exit_status=target.exit_status, output_tail=target.output_tail(20)
+            )
     if args.mode == "memory":
         data["memory"] = memory_summary(data)
     if args.json:
         print(report.to_json(data))
     else:
-        print(report.text_block(result.report))
+        print(report.text_block(cast(Report, data)))
+    if died:
+        print(
+            f"mcpperf: the server died during the run (exit status {target.exit_status}); "
+            "its last output is in the block above: fix the server, then run again",
+            file=sys.stderr,
+        )
+        return Exit.FAILED
     return exit_status(data)
 
 

@@ -147,6 +147,16 @@ def text_block(report: Report) -> str:
             f"{acc['target_rps']:g}/s targeted"
         )
     lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
+    if isinstance(server, Mapping) and server.get("alive") is False:
+        status = server.get("exit_status")
+        lines.append(
+            "Server alive: NO - it died during the run"
+            + (f" (exit status {status})" if status is not None else "")
+        )
+        tail = str(server.get("output_tail") or "").strip()
+        if tail:
+            lines.append("--- server output (last lines) ---")
+            lines += tail.splitlines()[-20:]
     rss = server.get("rss_mb") if isinstance(server, Mapping) else None
     if rss:
         lines.append(

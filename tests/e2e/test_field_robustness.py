@@ -13,10 +13,13 @@ import asyncio
 import gzip
 import json
 import resource
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -453,3 +456,62 @@ def test_setup_says_authentication_or_where_a_redirect_points(
         run(spec(srv.url))
     for word in words:
         assert word in str(info.value)
+
+
+# -- item 7: a spawned server that dies mid-run ----------------------------------------
+DYING_SERVER = r"""
+import asyncio, json, os, sys
+
+calls = 0
+
+async def conn(reader, writer):
+    global calls
+    while True:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        length = 0
+        for line in head.decode().split("\r\n"):
+            if line.lower().startswith("content-length:"):
+                length = int(line.split(":")[1])
+        body = json.loads(await reader.readexactly(length)) if length else {}
+        if "id" not in body:
+            writer.write(b"HTTP/1.1 202 X\r\nContent-Length: 0\r\n\r\n")
+            continue
+        if body["method"] == "tools/call":
+            calls += 1
+            if calls == 20:
+                print("dying now: out of patience", flush=True)
+                os._exit(3)
+        result = {"supportedVersions": ["2026-07-28"], "content": []}
+        out = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()
+        head = "HTTP/1.1 200 X\r\nContent-Type: application/json\r\n"
+        writer.write(f"{head}Content-Length: {len(out)}\r\n\r\n".encode() + out)
+
+async def main():
+    server = await asyncio.start_server(conn, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def test_a_spawned_server_dying_mid_run_is_reported_and_fails_the_run(tmp_path: Path) -> None:
+    script = tmp_path / "dying_server.py"
+    script.write_text(DYING_SERVER)
+    cmd = f"{sys.executable} {script} {{port}}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_mcpperf.cli", "--server-cmd", cmd, "--duration-seconds"]
+        + ["1.5", "client", "throughput", "--requests-per-second", "40", "--timeout-seconds"]
+        + ["1", "--tool", "t", "--arguments", "{}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Server alive: NO - it died during the run (exit status 3)" in proc.stdout
+    assert "dying now: out of patience" in proc.stdout
+    assert "the server died during the run" in proc.stderr
+    assert "growth" not in proc.stdout and "end 0.0 MB" not in proc.stdout
