@@ -501,10 +501,10 @@ def test_a_spawned_server_dying_mid_run_is_reported_and_fails_the_run(tmp_path: 
     script = tmp_path / "dying_server.py"
     script.write_text(DYING_SERVER)
     cmd = f"{sys.executable} {script} {{port}}"
+    args = ["--server-cmd", cmd, "--duration-seconds", "1.5", "client", "throughput"]
+    args += ["--requests-per-second", "40", "--timeout-seconds", "1", "--tool", "t"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", "--server-cmd", cmd, "--duration-seconds"]
-        + ["1.5", "client", "throughput", "--requests-per-second", "40", "--timeout-seconds"]
-        + ["1", "--tool", "t", "--arguments", "{}"],
+        [sys.executable, "-m", "pytest_mcpperf.cli", *args, "--arguments", "{}"],
         capture_output=True,
         text=True,
         timeout=60,
