@@ -75,7 +75,8 @@ def load_engine() -> Engine:
 def start_server(run: RunSettings) -> Target:
     """Reach `--mcp-url`, or spawn `--mcp-server-cmd` / the bundled server on a free port."""
     if run.url:
-        return Target.at_url(run.url, front_end="pytest", reach_timeout_s=run.startup_timeout)
+        # A server said to be running answers at once: --mcp-startup-timeout is for spawning.
+        return Target.at_url(run.url, front_end="pytest")
     return Target.spawn(
         run.server_cmd or None, startup_timeout_s=run.startup_timeout, front_end="pytest"
     )

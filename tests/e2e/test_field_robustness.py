@@ -30,6 +30,7 @@ from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.errors import TargetError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -515,3 +516,25 @@ def test_a_spawned_server_dying_mid_run_is_reported_and_fails_the_run(tmp_path: 
     assert "dying now: out of patience" in proc.stdout
     assert "the server died during the run" in proc.stderr
     assert "end 0.0 MB" not in proc.stdout
+
+
+# -- item 12: a wrong --mcp-url fails fast in pytest --------------------------------------
+def test_a_wrong_mcp_url_fails_fast_in_pytest(tmp_path: Path) -> None:
+    (tmp_path / "test_it.py").write_text(
+        "import pytest\n\n@pytest.mark.load(rate=10, duration=1)\n"
+        "def test_it(perf_client):\n    perf_client.run()\n"
+    )
+    dead = f"http://127.0.0.1:{free_port()}/mcp"  # nothing listens there
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--mcp-url={dead}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    took = time.monotonic() - t0
+    assert proc.returncode != 0
+    assert "cannot reach the MCP server" in proc.stdout + proc.stderr
+    assert took < 10.0  # 2 s of reach probing and pytest's own start-up, not 20 s
