@@ -343,6 +343,9 @@ class HttpConnection(asyncio.Protocol):
             waiter.set_result(resp)
 
     def _fail(self, exc: Exception) -> None:
+        # Drop what was buffered now: the connection and its parser refer to each other,
+        # so without this a failed 16 MiB body would live until the cyclic GC ran.
+        self._body, self._sse, self._sent = [], None, b""
         waiter, self._waiter = self._waiter, None
         if self._timer is not None:
             self._timer.cancel()
