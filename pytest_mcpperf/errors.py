@@ -30,7 +30,8 @@ class RequestError(McpPerfError):
     """One request failed below MCP; `error_class` and `code` are what the report counts.
 
     Codes are short and stable: `refused`, `reset`, `closed`, `connect_timeout`,
-    `bad_http`, `tls`, `os_error` (transport), `timeout` (deadline).
+    `bad_http`, `tls`, `os_error` (transport), `timeout` (deadline), `body`/`sse_event`
+    (too_large), `content_encoding` (protocol).
     """
 
     error_class: ClassVar[str] = "transport"
@@ -54,3 +55,15 @@ class RequestTimeout(RequestError):
 
     def __init__(self, code: str = "timeout", detail: str = "") -> None:
         super().__init__(code, detail)
+
+
+class ResponseTooLarge(RequestError):
+    """The answer (a body, or one SSE event) passed the response size limit."""
+
+    error_class = "too_large"
+
+
+class ProtocolBreach(RequestError):
+    """The answer breaks a rule of HTTP, JSON-RPC or MCP that the client relies on."""
+
+    error_class = "protocol"

@@ -65,7 +65,8 @@ def start_server(run: RunSettings) -> Target:
     (over stdio with `--mcp-transport stdio`), with `--mcp-server-env` added to its
     environment and `--mcp-server-path` as its endpoint."""
     if run.url:
-        return Target.at_url(run.url, front_end="pytest", reach_timeout_s=run.startup_timeout)
+        # A server said to be running answers at once: --mcp-startup-timeout is for spawning.
+        return Target.at_url(run.url, front_end="pytest")
     return Target.spawn(
         run.server_cmd or None,
         startup_timeout_s=run.startup_timeout,

@@ -46,6 +46,10 @@ def read_sample(root: psutil.Process, t: float) -> Sample:
     cpu = 0.0
     procs = _tree(root)
     root.memory_info()  # the root must exist; children may vanish between calls
+    if root.status() == psutil.STATUS_ZOMBIE:
+        # A dead child not yet reaped still has a pid, with RSS 0: it is not alive, and
+        # a zero reading would show as a -100 % "growth".
+        raise psutil.ZombieProcess(root.pid)
     for p in procs:
         with contextlib.suppress(psutil.Error), p.oneshot():
             rss += p.memory_info().rss

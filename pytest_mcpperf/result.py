@@ -35,6 +35,8 @@ class ErrorCounts(TypedDict):
     http_error: int
     transport: int
     timeout: int
+    protocol: int
+    too_large: int
 
 
 class Requests(TypedDict):
@@ -98,6 +100,8 @@ class ServerSection(TypedDict, total=False):
     samples: int
     alive: bool
     series: list[dict[str, float]]
+    exit_status: int | None  # a spawned server that died during the run
+    output_tail: str  # its last lines of output
 
 
 class Report(TypedDict):

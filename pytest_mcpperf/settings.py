@@ -239,6 +239,32 @@ def parse_command(value: object, name: str, where: str) -> str:
     return text
 
 
+#: The longest per-request timeout: a latency past it would not fit the histograms.
+MAX_TIMEOUT_S = 3600.0
+
+
+def parse_timeout(value: object, name: str, where: str) -> float:
+    """Seconds > 0 and at most an hour (an endless timeout would hang on a silent server)."""
+    number = parse_positive_float(value, name, where)
+    if number > MAX_TIMEOUT_S:
+        raise _fail(name, value, where, f"a number of seconds from 0 to {MAX_TIMEOUT_S:g}, e.g. 30")
+    return number
+
+
+#: The smallest response size limit: a JSON-RPC answer needs some room.
+MIN_RESPONSE_BYTES = 1024
+
+
+def parse_response_bytes(value: object, name: str, where: str) -> int:
+    """A response size limit in bytes, at least 1 KiB."""
+    number = parse_positive_int(value, name, where)
+    if number < MIN_RESPONSE_BYTES:
+        raise _fail(
+            name, value, where, f"a whole number of bytes >= {MIN_RESPONSE_BYTES}, e.g. 16777216"
+        )
+    return number
+
+
 def parse_optional_rate(value: object, name: str, where: str) -> float | None:
     return None if value is None else parse_positive_float(value, name, where)
 
@@ -338,7 +364,8 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
     "arguments": ("arguments", parse_arguments),
     "thresholds": ("thresholds", parse_thresholds),
     "warmup": ("warmup_s", parse_non_negative_float),
-    "timeout": ("timeout_s", parse_positive_float),
+    "timeout": ("timeout_s", parse_timeout),
+    "max_response_bytes": ("max_response_bytes", parse_response_bytes),
     "arrival": ("arrival", lambda v, n, w: parse_choice(v, n, w, ARRIVALS)),
     "burst_size": ("burst_size", parse_positive_int),
     "burst_interval": ("burst_interval_s", parse_positive_float),
@@ -357,7 +384,7 @@ MARKER_SIGNATURE = (
     "warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
     "protocol='auto'|'modern'|'legacy', processes=1, method='tools/call', params={}, "
-    "headers={})"
+    "headers={}, max_response_bytes=16777216)"
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mcpperf.vocabulary import OPEN_LOOP_PATTERNS
+from pytest_mcpperf.vocabulary import DEFAULT_MAX_RESPONSE_BYTES, OPEN_LOOP_PATTERNS
 
 #: The tool a run calls when none is named, and its arguments when none are given:
 #: `fast_compute` takes a required integer `input` (the seed's signature).
@@ -76,6 +76,8 @@ class LoadSpec:
     `concurrent` is the closed loop: `users` users, each with its own session, each
     sending its next request when the previous one answered. `front_end` ("pytest",
     "cli" or "api") is who built the spec; messages name that front end's options.
+    `max_response_bytes` bounds one answer (a body, or one SSE event): past it the
+    request is counted `too_large`, so a huge or endless answer cannot grow memory.
     """
 
     url: str
@@ -105,6 +107,7 @@ class LoadSpec:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     method: str = TOOLS_CALL
     params: Mapping[str, Any] = field(default_factory=dict)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def replace(self, **changes: Any) -> LoadSpec:
         return dataclasses.replace(self, **changes)

@@ -30,8 +30,20 @@ PROTOCOL_ALIASES: Final = {
 }
 
 # -- outcome classes (small ints on the hot path, names in reports) -------------------
-OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT = range(6)
-CLASS_NAMES: Final = ("ok", "tool_error", "rpc_error", "http_error", "transport", "timeout")
+#: `protocol`: the answer breaks HTTP framing rules MCP relies on, JSON-RPC or MCP (bad
+#: JSON, no "jsonrpc", wrong id, neither result nor error, a content coding not asked
+#: for). `too_large`: the answer (or one SSE event) passed the response size limit.
+OK, TOOL_ERROR, RPC_ERROR, HTTP_ERROR, TRANSPORT, TIMEOUT, PROTOCOL, TOO_LARGE = range(8)
+CLASS_NAMES: Final = (
+    "ok",
+    "tool_error",
+    "rpc_error",
+    "http_error",
+    "transport",
+    "timeout",
+    "protocol",
+    "too_large",
+)
 ERROR_CLASSES: Final = CLASS_NAMES[1:]
 
 # -- verdicts --------------------------------------------------------------------------
@@ -41,6 +53,10 @@ MEMORY_VERDICTS: Final = ("stable", "moderate", "leak", "insufficient")
 # -- units -----------------------------------------------------------------------------
 KIB: Final = 1024
 MIB: Final = 1024 * 1024
+
+#: The largest answer (body, or one SSE event) a request may get before it is counted
+#: `too_large`: generous for tool results, small enough to bound a generator's memory.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * MIB
 
 # -- front ends and their names for one setting ---------------------------------------
 FrontEnd = Literal["pytest", "cli", "api"]
@@ -56,6 +72,11 @@ _OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
     "duration": ("--perf-duration", "--duration-seconds", "LoadSpec.duration_s"),
     "timeout": ("the load marker's timeout_s=", "--timeout-seconds", "LoadSpec.timeout_s"),
     "protocol": ("--mcp-protocol", "--protocol", "LoadSpec.protocol"),
+    "max_response_bytes": (
+        "the load marker's max_response_bytes=",
+        "--max-response-bytes",
+        "LoadSpec.max_response_bytes",
+    ),
     "server_pid": (
         "the mcp_server fixture (spawn the server)",
         "--server-pid",

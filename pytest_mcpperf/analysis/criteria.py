@@ -187,6 +187,26 @@ def _error_detail(result: Mapping[str, Any]) -> str:
     return f"; errors: {', '.join(parts)}" if parts else ""
 
 
+#: Metrics computed from successful responses only: with none, there is nothing to check.
+_FROM_OK_RESPONSES = ("latency_ms", "service_time_ms", "throughput_rps")
+
+
+def _no_successes(result: Mapping[str, Any], metric: Metric) -> str | None:
+    """The failure text when `metric` needs ok responses and the run had none."""
+    if metric.path[0] not in _FROM_OK_RESPONSES:
+        return None
+    requests = result.get("requests") or {}
+    if int(requests.get("ok", 0) or 0) > 0:
+        return None
+    failed = int(requests.get("failed", 0) or 0)
+    by_class = ", ".join(
+        f"{kind} {count}" for kind, count in (requests.get("errors") or {}).items() if count
+    )
+    return f"no successful responses: {failed} failed" + (
+        f" (by class {by_class})" if by_class else ""
+    )
+
+
 def evaluate(
     result: Mapping[str, Any],
     metric: Metric,
@@ -209,6 +229,18 @@ def evaluate(
             f"run, so {shown} {op} {_fmt(limit, metric.unit)} (from {source}) cannot "
             "hold; check that the run completed requests (and, for memory, that "
             "the server was spawned by the plugin so its pid is known)",
+        )
+    empty = _no_successes(result, metric)
+    if empty is not None:
+        return Outcome(
+            shown,
+            op,
+            limit,
+            None,
+            False,
+            f"{empty}{_error_detail(result)}, so {shown} {op} {_fmt(limit, metric.unit)} "
+            f"(from {source}) has nothing to measure; make the requests succeed first "
+            "(the error codes above say why they failed)",
         )
     if OPS[op](value, limit):
         return Outcome(shown, op, limit, value, True)

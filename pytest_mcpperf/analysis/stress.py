@@ -52,6 +52,8 @@ class Tally:
     http_error: int = 0
     transport: int = 0
     timeout: int = 0
+    protocol: int = 0
+    too_large: int = 0
 
     @property
     def attempted(self) -> int:

@@ -21,7 +21,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_mcpperf import progress, settings
 from pytest_mcpperf.analysis.compare import summaries_of, with_repeats
@@ -29,7 +29,7 @@ from pytest_mcpperf.analysis.memory import analyze, samples_from_report
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
 from pytest_mcpperf.cli.options import add_typed, open_target, target_fields
 from pytest_mcpperf.progress import PROGRESS_CHOICES
-from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.result import LoadResult, Report
 from pytest_mcpperf.spec import (
     DEFAULT_TOOL_ARGUMENTS,
     LOAD_METHODS,
@@ -37,7 +37,7 @@ from pytest_mcpperf.spec import (
     LoadSpec,
     request_label,
 )
-from pytest_mcpperf.vocabulary import ARRIVALS, PROTOCOLS
+from pytest_mcpperf.vocabulary import ARRIVALS, DEFAULT_MAX_RESPONSE_BYTES, PROTOCOLS
 
 MAX_ERROR_RATE = 0.01
 
@@ -96,10 +96,19 @@ def _run_options() -> argparse.ArgumentParser:
     add_typed(
         g,
         "--timeout-seconds",
-        settings.parse_positive_float,
+        settings.parse_timeout,
         metavar="S",
         default=30.0,
-        help="per-request timeout, counted from the intended send time (default: 30)",
+        help="per-request timeout, counted from the intended send time (default: 30, at most 3600)",
+    )
+    add_typed(
+        g,
+        "--max-response-bytes",
+        settings.parse_response_bytes,
+        metavar="N",
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        help="a larger answer (body, or one SSE event) is counted too_large "
+        f"(default: {DEFAULT_MAX_RESPONSE_BYTES})",
     )
     add_typed(
         g,
@@ -302,6 +311,7 @@ def build_spec(
         arrival=args.arrival,
         warmup_s=args.warmup_seconds,
         timeout_s=args.timeout_seconds,
+        max_response_bytes=args.max_response_bytes,
         burst_size=getattr(args, "burst_size", 100),
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
         protocol=args.protocol,
@@ -335,8 +345,9 @@ def _run(args: argparse.Namespace) -> int:
         for _ in range(args.repeat):
             spec = build_spec(args, target.url, target.pid, target_fields(args, target))
             reports.append(_run_once(args, spec).to_dict())
+        died = target.spawned and not target.alive()  # asked before the target stops
+        exit_code, tail = (target.exit_status, target.output_tail(20)) if died else (None, "")
     data = with_repeats(reports)
-    result = LoadResult(data)
     if args.save:
         from pathlib import Path
 
@@ -345,6 +356,9 @@ def _run(args: argparse.Namespace) -> int:
         name = check_name(args.save, "--save")
         path = save(Path(args.baseline_dir), name, {f"client {args.mode}": summaries_of(data)})
         print(f"mcpperf: saved {args.repeat} run(s) as baseline {name} in {path}", file=sys.stderr)
+    if died:  # a run whose server died is reported so, and fails
+        server = data.setdefault("server", {})
+        server.update(alive=False, exit_status=exit_code, output_tail=tail)
     if args.mode == "memory":
         data["memory"] = memory_summary(data)
     if args.html is not None:
@@ -355,9 +369,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(report.to_json(data))
     else:
-        print(report.text_block(result.report))
+        print(report.text_block(cast(Report, data)))
         if "spread" in data:
             print(repeat_block(data))
+    if died:
+        print(
+            f"mcpperf: the server died during the run (exit status {exit_code}); "
+            "its last output is in the block above: fix the server, then run again",
+            file=sys.stderr,
+        )
+        return Exit.FAILED
     return exit_status(data)
 
 

@@ -51,6 +51,7 @@ from pytest_mcpperf.settings import (
     parse_positive_int,
 )
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.vocabulary import ERROR_CLASSES
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -282,11 +283,7 @@ def _pct(n: int, d: int) -> str:
 def results_block(args: argparse.Namespace, ph: Phases, a: StressAnalysis) -> str:
     e, d = a.expected, a.deliberate
     lat = ph.main().get("latency_ms", {})
-    errors = ", ".join(
-        f"{k} {getattr(e, k)}"
-        for k in ("tool_error", "rpc_error", "http_error", "transport", "timeout")
-        if getattr(e, k)
-    )
+    errors = ", ".join(f"{k} {getattr(e, k)}" for k in ERROR_CLASSES if getattr(e, k))
     lines = [
         "=== Comprehensive Stress Test Results ===",
         f"Scenario: stress {args.mode}, {args.duration_seconds:g} s",

@@ -31,13 +31,14 @@ from pytest_mcpperf.engine.mcp import (
     McpSession,
     Outcome,
     classify,
+    resumable,
     transport_outcome,
 )
 from pytest_mcpperf.engine.report import ShardResult
 from pytest_mcpperf.engine.stats import Recorder
 from pytest_mcpperf.engine.wire import Link, transport_for
 from pytest_mcpperf.engine.workload import Workload
-from pytest_mcpperf.errors import ConfigError, RequestError, TargetError
+from pytest_mcpperf.errors import ConfigError, RequestError, TargetError, TransportError
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.vocabulary import (
     CLASS_NAMES,
@@ -61,6 +62,8 @@ DISPATCH_BATCH = 2.0
 WORKER_YIELD_EVERY = 32
 DISPATCH_WINDOW_MAX_S = 0.001
 CLOSED_LOOP_ERROR_PAUSE_S = 0.01  # a dead server must not make users spin
+SETUP_ATTEMPTS = 3  # handshakes (not measured) survive a reset or two
+SETUP_RETRY_PAUSE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ class Generator:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         try:
-            conn = await session.open()
+            conn = await self._handshake(session)
         except McpAuthError as exc:
             fe = self.spec.front_end
             raise TargetError(
@@ -240,6 +243,22 @@ class Generator:
         self.recorder.stats.connections_opened += 1
         calls = [session.add_request(*c.request()) for c in self.workload.calls]
         return _User(session, conn, calls)
+
+    async def _handshake(self, session: McpSession) -> Link:
+        """Open `session`; a connection that breaks mid-handshake is tried again.
+
+        Setup is not measured, so this is no hidden retry of a counted request: one reset
+        while 100 users shake hands must not abort the run. A server that keeps failing
+        (or answers the handshake with an error) still stops it.
+        """
+        for attempt in range(SETUP_ATTEMPTS):
+            try:
+                return await session.open()
+            except TransportError as exc:
+                if exc.code not in ("reset", "closed") or attempt == SETUP_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(SETUP_RETRY_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _connect(self) -> Link:
         try:
@@ -534,6 +553,9 @@ class Generator:
             rec.sent()
         try:
             resp = await conn.request(data, loop_deadline)
+            if resp.events is not None and resumable(resp):  # SSE ended before its answer
+                conn, resp = await session.resume(conn, resp, loop_deadline)
+                user.conn = conn
         except RequestError as exc:
             return self._failed(tool, transport_outcome(exc), measured)
         t_done = clock()

@@ -10,7 +10,9 @@ request with `RequestTimeout`.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl as ssl_module
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,7 +21,14 @@ from urllib.parse import urlsplit
 import httptools
 
 from pytest_mcpperf.engine.sse import SseDecoder, SseEvent
-from pytest_mcpperf.errors import RequestTimeout, TransportError
+from pytest_mcpperf.errors import (
+    ProtocolBreach,
+    RequestError,
+    RequestTimeout,
+    ResponseTooLarge,
+    TransportError,
+)
+from pytest_mcpperf.vocabulary import DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,31 +60,118 @@ class Endpoint:
 
 @dataclass(slots=True)
 class Response:
-    """A whole HTTP response; SSE bodies come already decoded into `events`."""
+    """A whole HTTP response.
+
+    For an event stream, `events` holds only the JSON-RPC response to the request (one
+    event, or none); notifications and other messages on the stream are counted in
+    `notifications`, not kept. `last_event_id` is the stream's last `id:` (for
+    resumption with `Last-Event-ID` when the stream ended without the response).
+    """
 
     status: int
     headers: dict[str, str]
     body: bytes
     events: list[SseEvent] | None
+    last_event_id: str | None = None
+    notifications: int = 0
 
 
-_KEPT_HEADERS = frozenset((b"content-type", b"mcp-session-id", b"connection", b"retry-after"))
+_KEPT_HEADERS = frozenset(
+    (
+        b"content-type",
+        b"mcp-session-id",
+        b"connection",
+        b"retry-after",
+        b"location",
+        b"www-authenticate",
+        b"content-encoding",
+        b"content-length",
+        b"transfer-encoding",
+    )
+)
+_DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib wbits per content coding
+
+
+def request_id(data: bytes) -> object:
+    """The JSON-RPC id of a framed POST (None for a notification or a GET)."""
+    body = data[data.find(b"\r\n\r\n") + 4 :]
+    try:
+        msg = json.loads(body) if body else None
+    except ValueError:
+        return None
+    return msg.get("id") if isinstance(msg, dict) else None
+
+
+def answer_to(data: str, rid: object) -> bool:
+    """Whether SSE event data is the JSON-RPC response to `rid` (None: to any request)."""
+    if '"result"' not in data and '"error"' not in data:
+        return False  # a notification or a server request: no parse needed
+    try:
+        msg = json.loads(data)
+    except ValueError:
+        return False
+    return (
+        isinstance(msg, dict)
+        and "method" not in msg
+        and ("result" in msg or "error" in msg)
+        and (rid is None or msg.get("id") == rid)
+    )
+
+
+def decode_body(body: bytes, coding: str, limit: int) -> bytes:
+    """Undo a gzip/deflate content coding, never past `limit` bytes."""
+    wbits = _DECODERS.get(coding.strip().lower())
+    if wbits is None:
+        raise ProtocolBreach(
+            "content_encoding",
+            f"the body came with Content-Encoding {coding!r} though identity was asked for",
+        )
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ProtocolBreach(
+            "content_encoding", f"a {coding} body does not decode: {exc}"
+        ) from None
+    if len(out) > limit:
+        raise ResponseTooLarge("body", f"the decoded body passed the limit of {limit} bytes")
+    return out
 
 
 class HttpConnection(asyncio.Protocol):
-    """One keep-alive connection; `request()` writes bytes and awaits the response."""
+    """One keep-alive connection; `request()` writes bytes and awaits the response.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    Field rules: 1xx interim responses are skipped; a body without a length ends when
+    the connection closes; a body or SSE event over `max_response_bytes` fails the
+    request (`too_large`) at once; an event stream resolves at the event carrying the
+    response, and when the server leaves the stream open after it the connection is
+    closed (a later request opens a new one) instead of waiting for the deadline.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    ) -> None:
         self._loop = loop
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._max = max_response_bytes
+        self._sent = b""
+        self._rid: object = None
+        self._rid_known = False
+        self._reset_message()
+        self.closed = False
+
+    def _reset_message(self) -> None:
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
+        self._body_bytes = 0
         self._sse: SseDecoder | None = None
-        self._events: list[SseEvent] | None = None
-        self.closed = False
+        self._answer: SseEvent | None = None
+        self._notes = 0
+        self._interim = False
+        self._in_body = False
 
     # -- asyncio.Protocol -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,11 +183,22 @@ class HttpConnection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:  # pragma: no cover - we never upgrade
             self._fail(TransportError("bad_http", "unexpected protocol upgrade"))
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            self._fail(
+                cause if isinstance(cause, RequestError) else TransportError("bad_http", str(exc))
+            )
         except httptools.HttpParserError as exc:
             self._fail(TransportError("bad_http", f"bad HTTP response: {exc}"))
+        else:
+            if self._answer is not None and self._waiter is not None:
+                self._answered_early()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self._in_body and not self._length_known():
+            self._complete()  # a close-delimited body: the close is its end
+            return
         code = (
             "reset"
             if isinstance(exc, ConnectionResetError | BrokenPipeError)
@@ -101,10 +208,7 @@ class HttpConnection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------
     def on_message_begin(self) -> None:
-        self._headers = {}
-        self._body = []
-        self._sse = None
-        self._events = None
+        self._reset_message()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.lower()
@@ -112,26 +216,90 @@ class HttpConnection(asyncio.Protocol):
             self._headers[key.decode()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        if self._headers.get("content-type", "").startswith("text/event-stream"):
-            self._sse = SseDecoder()
-            self._events = []
+        headers = self._headers
+        if 100 <= self._parser.get_status_code() < 200:
+            self._interim = True  # 103 Early Hints and kin: the answer is still to come
+            return
+        self._in_body = True
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max:
+            raise ResponseTooLarge(
+                "body", f"Content-Length {length} passes the limit of {self._max} bytes"
+            )
+        if headers.get("content-type", "").startswith("text/event-stream"):
+            self._sse = SseDecoder(self._max)
 
     def on_body(self, body: bytes) -> None:
-        if self._sse is not None:
-            assert self._events is not None
-            self._events.extend(self._sse.feed(body))
-        else:
-            self._body.append(body)
+        sse = self._sse
+        if sse is not None:
+            for event in sse.feed(body):
+                self._on_event(event)
+            return
+        self._body_bytes += len(body)
+        if self._body_bytes > self._max:
+            raise ResponseTooLarge("body", f"the body passed the limit of {self._max} bytes")
+        self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        self._complete()
+
+    # -- responses ------------------------------------------------------------------
+    def _on_event(self, event: SseEvent) -> None:
+        if self._answer is None:
+            if not self._rid_known:
+                self._rid, self._rid_known = request_id(self._sent), True
+            if answer_to(event.data, self._rid):
+                self._answer = event
+                return
+        self._notes += 1  # counted, not kept: a flood must not grow memory
+
+    def _response(self) -> Response:
         status = self._parser.get_status_code()
-        if self._sse is not None and self._events is not None:
-            self._events.extend(self._sse.feed(b"\n\n"))
+        sse = self._sse
+        if sse is not None:
+            if self._answer is None:
+                for event in sse.feed(b"\n\n"):
+                    self._on_event(event)
+            events = [self._answer] if self._answer is not None else []
+            return Response(status, self._headers, b"", events, sse.last_event_id, self._notes)
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        resp = Response(status, self._headers, body, self._events)
-        if not self._parser.should_keep_alive():
+        self._body = []
+        coding = self._headers.get("content-encoding")
+        if coding and coding.strip().lower() != "identity" and body:
+            body = decode_body(body, coding, self._max)
+        return Response(status, self._headers, body, None)
+
+    def _complete(self) -> None:
+        self._in_body = False
+        try:
+            resp = self._response()
+        except RequestError as exc:
+            self._fail(exc)
+            return
+        if self.closed or not self._parser.should_keep_alive():
             self.close()
         self._resolve(resp)
+
+    def _answered_early(self) -> None:
+        """The response arrived; the stream stays open: answer now, drop the stream."""
+        assert self._sse is not None
+        resp = Response(
+            self._parser.get_status_code(),
+            self._headers,
+            b"",
+            [self._answer] if self._answer is not None else [],
+            self._sse.last_event_id,
+            self._notes,
+        )
+        self._resolve(resp)
+        self.abort()
+
+    def _length_known(self) -> bool:
+        h = self._headers
+        return "content-length" in h or "chunked" in h.get("transfer-encoding", "").lower()
 
     # -- client API ---------------------------------------------------------------
     def request(self, data: bytes, deadline: float) -> asyncio.Future[Response]:
@@ -144,6 +312,7 @@ class HttpConnection(asyncio.Protocol):
             waiter.set_exception(TransportError("closed", "connection is closed"))
             return waiter
         self._waiter = waiter
+        self._sent, self._rid_known = data, False
         self._timer = self._loop.call_at(deadline, self._on_timeout)
         self._transport.write(data)
         return waiter
@@ -174,6 +343,9 @@ class HttpConnection(asyncio.Protocol):
             waiter.set_result(resp)
 
     def _fail(self, exc: Exception) -> None:
+        # Drop what was buffered now: the connection and its parser refer to each other,
+        # so without this a failed 16 MiB body would live until the cyclic GC ran.
+        self._body, self._sse, self._sent = [], None, b""
         waiter, self._waiter = self._waiter, None
         if self._timer is not None:
             self._timer.cancel()
@@ -185,7 +357,11 @@ class HttpConnection(asyncio.Protocol):
 
 
 async def connect(
-    endpoint: Endpoint, *, timeout_s: float = 10.0, ssl: ssl_module.SSLContext | None = None
+    endpoint: Endpoint,
+    *,
+    timeout_s: float = 10.0,
+    ssl: ssl_module.SSLContext | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> HttpConnection:
     """Open one connection (TLS when the endpoint is https); raise TransportError."""
     loop = asyncio.get_running_loop()
@@ -195,7 +371,10 @@ async def connect(
     try:
         _, proto = await asyncio.wait_for(
             loop.create_connection(
-                lambda: HttpConnection(loop), endpoint.host, endpoint.port, ssl=ctx
+                lambda: HttpConnection(loop, max_response_bytes),
+                endpoint.host,
+                endpoint.port,
+                ssl=ctx,
             ),
             timeout_s,
         )
@@ -226,6 +405,8 @@ def encode_request(
     """Encode one whole request (for control-path requests that are sent once)."""
     lines = [f"{method} {endpoint.path} HTTP/1.1", f"Host: {endpoint.host_header}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
+    if not any(k.lower() == "accept-encoding" for k in headers):
+        lines.append("Accept-Encoding: identity")  # no coding to undo on the hot path
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -259,12 +440,24 @@ class HttpTransport:
 
     name = "http"
 
-    def __init__(self, url: str, *, ssl: ssl_module.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ssl: ssl_module.SSLContext | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.endpoint = Endpoint.parse(url)
         self.ssl = ssl
+        self.max_response_bytes = max_response_bytes
 
     async def connect(self, timeout_s: float) -> HttpConnection:
-        return await connect(self.endpoint, timeout_s=timeout_s, ssl=self.ssl)
+        return await connect(
+            self.endpoint,
+            timeout_s=timeout_s,
+            ssl=self.ssl,
+            max_response_bytes=self.max_response_bytes,
+        )
 
     def frame(self, method: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
         return encode_request(method, self.endpoint, headers, body)

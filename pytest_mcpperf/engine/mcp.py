@@ -18,23 +18,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_mcpperf.engine.sse import SseEvent
 from pytest_mcpperf.engine.transport import Link, Reply, Template, Transport
-from pytest_mcpperf.errors import RequestError, RequestTimeout, TransportError
+from pytest_mcpperf.errors import RequestError
 from pytest_mcpperf.version import __version__
 from pytest_mcpperf.vocabulary import (
+    CLASS_NAMES,
     HTTP_ERROR,
     LEGACY,
     MODERN,
     OK,
+    PROTOCOL,
     PROTOCOL_ALIASES,
     PROTOCOLS,
     RPC_ERROR,
-    TIMEOUT,
     TOOL_ERROR,
     TRANSPORT,
 )
 
 CLIENT_INFO = {"name": "mcpperf", "version": __version__}
+MAX_RESUMPTIONS = 16  # one request's stream may be resumed this often
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -68,23 +71,43 @@ OUTCOME_OK = Outcome(OK)
 
 
 def classify(resp: Reply, rid: int) -> Outcome:
-    """Classify a tools/call response whose JSON-RPC id should be `rid`."""
+    """Classify a tools/call response whose JSON-RPC id should be `rid`.
+
+    Anything that is not a JSON-RPC 2.0 response to `rid` with a result or an error is a
+    `protocol` breach, with a code that says which rule it broke.
+    """
     if resp.status != 200:
         return Outcome(HTTP_ERROR, str(resp.status))
-    msg = find_response(resp, rid)
-    if msg is None:
-        return Outcome(TRANSPORT, "no_response_for_id")
+    events = resp.events
+    if events is None:
+        try:
+            msg = json.loads(resp.body)
+        except ValueError:
+            return Outcome(PROTOCOL, "invalid_json")
+    else:
+        found = _find_event(events, rid)
+        if found is None:
+            return Outcome(PROTOCOL, "no_response_for_id")
+        msg = found
+    if not isinstance(msg, dict):
+        return Outcome(PROTOCOL, "not_an_object")
+    if msg.get("jsonrpc") != "2.0":
+        return Outcome(PROTOCOL, "no_jsonrpc")
+    if msg.get("id") != rid:
+        return Outcome(PROTOCOL, "wrong_id")
     err = msg.get("error")
     if err is not None:
         code = err.get("code") if isinstance(err, dict) else None
         return Outcome(RPC_ERROR, str(code))
-    result = msg.get("result")
+    if "result" not in msg:
+        return Outcome(PROTOCOL, "no_result")
+    result = msg["result"]
     if isinstance(result, dict) and result.get("isError"):
         return Outcome(TOOL_ERROR, "isError")
     return OUTCOME_OK
 
 
-def find_response(resp: Reply, rid: int | str) -> dict[str, Any] | None:
+def find_response(resp: Reply, rid: int | str | None) -> dict[str, Any] | None:
     """The JSON-RPC response with id `rid` in a JSON or SSE body, or None.
 
     SSE streams may carry notifications (and requests) first; only a message with
@@ -96,7 +119,11 @@ def find_response(resp: Reply, rid: int | str) -> dict[str, Any] | None:
         except ValueError:
             return None
         return msg if isinstance(msg, dict) and msg.get("id") == rid else None
-    for event in resp.events:
+    return _find_event(resp.events, rid)
+
+
+def _find_event(events: list[SseEvent], rid: int | str | None) -> dict[str, Any] | None:
+    for event in events:
         try:
             msg = json.loads(event.data)
         except ValueError:
@@ -106,9 +133,49 @@ def find_response(resp: Reply, rid: int | str) -> dict[str, Any] | None:
     return None
 
 
+def resumable(resp: Reply) -> str | None:
+    """The `Last-Event-ID` to resume from: an event stream ended with no answer but an id.
+
+    Transports without event streams (or their replies) have no such id.
+    """
+    if resp.events is None or resp.events or resp.status != 200:
+        return None
+    last: str | None = getattr(resp, "last_event_id", None)
+    return last or None
+
+
+def setup_failure(method: str, resp: Reply) -> str:
+    """Why a setup exchange failed, saying what a 401/403/redirect means and the fix."""
+    status = resp.status
+    if status == 401:
+        challenge = resp.headers.get("www-authenticate")
+        how = f" (WWW-Authenticate: {challenge})" if challenge else ""
+        return (
+            f"{method} answered HTTP 401: the server requires authentication{how}; "
+            "test an endpoint that accepts unauthenticated requests, or put the "
+            "credentials it expects in front of it"
+        )
+    if status == 403:
+        return (
+            f"{method} answered HTTP 403: the server refuses this client (authorization "
+            "or an Origin/host check); allow 127.0.0.1 clients on the server"
+        )
+    if 300 <= status < 400:
+        where = resp.headers.get("location")
+        to = f" to {where}" if where else " (no Location header)"
+        return (
+            f"{method} answered HTTP {status}, a redirect{to}: redirects are not followed "
+            "during a load test; use the URL it points to as the MCP endpoint"
+        )
+    return f"{method} failed: HTTP {status} {resp.body[:200]!r}"
+
+
+_CLASS_INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
+
+
 def transport_outcome(exc: RequestError) -> Outcome:
     """Outcome of a request that raised: its class and code come from the error's type."""
-    return Outcome(TIMEOUT if isinstance(exc, RequestTimeout) else TRANSPORT, exc.code)
+    return Outcome(_CLASS_INDEX.get(exc.error_class, TRANSPORT), exc.code)
 
 
 class McpSession:
@@ -140,6 +207,7 @@ class McpSession:
         self._calls: list[tuple[str, dict[str, Any], str | None]] = []
         self._templates: list[Template] = []
         self._reinit_lock = asyncio.Lock()
+        self._last_setup: Reply | None = None
 
     # -- request ids and templates ------------------------------------------------
     def next_id(self) -> int:
@@ -217,6 +285,9 @@ class McpSession:
                 self._rebuild()
                 return conn
             if self.protocol == "modern":
+                last = self._last_setup
+                if last is not None and last.status >= 300 and last.status != 404:
+                    raise McpError(setup_failure("server/discover", last))
                 raise McpError(
                     "the server does not answer server/discover for "
                     f"{MODERN}; try protocol 'legacy' or 'auto'"
@@ -233,6 +304,7 @@ class McpSession:
         self.era = "modern"
         params = {"_meta": self.meta()}
         conn, resp, msg = await self.rpc(conn, "server/discover", params)
+        self._last_setup = resp
         result = msg.get("result") if msg else None
         if (
             resp.status == 200
@@ -255,13 +327,13 @@ class McpSession:
         if resp.status in (401, 403):
             raise McpAuthError(resp.status)
         if resp.status != 200 or not isinstance(result, dict):
-            raise McpError(f"initialize failed: HTTP {resp.status} {resp.body[:200]!r}")
+            raise McpError(setup_failure("initialize", resp))
         self.protocol_version = str(result.get("protocolVersion") or LEGACY)
         self.server_info = dict(result.get("serverInfo") or {})
         self.session_id = resp.headers.get("mcp-session-id")
         conn, resp, _ = await self.rpc(conn, "notifications/initialized", None, notification=True)
         if resp.status not in (200, 202, 204):
-            raise McpError(f"notifications/initialized answered HTTP {resp.status}")
+            raise McpError(setup_failure("notifications/initialized", resp))
         return conn
 
     async def reinitialize(self, conn: Link | None, seen_generation: int) -> Link | None:
@@ -274,7 +346,7 @@ class McpSession:
                 conn = await self._initialize(
                     conn if conn and not conn.closed else await self._connect()
                 )
-            except (McpError, TransportError, RequestTimeout):
+            except (McpError, RequestError):
                 return None
             self._rebuild()
             return conn
@@ -305,9 +377,39 @@ class McpSession:
         body = json.dumps(msg, separators=(",", ":")).encode()
         data = self.transport.frame("POST", self._headers(method, name), body)
         loop = asyncio.get_running_loop()
-        resp = await conn.request(data, loop.time() + self.timeout_s)
+        deadline = loop.time() + self.timeout_s
+        resp = await conn.request(data, deadline)
+        if resumable(resp):
+            conn, resp = await self.resume(conn, resp, deadline)
         found = find_response(resp, rid) if rid is not None else None
         return conn, resp, found
+
+    async def resume(self, conn: Link, resp: Reply, deadline: float) -> tuple[Link, Reply]:
+        """Resume an event stream that ended before its answer (2025-11-25 resumption).
+
+        The server closed the POST's stream after an event with an id; the answer comes on
+        a GET with `Last-Event-ID`. Resumption continues the same request (it is not a
+        retry) until the answer, a stream without an id, or the deadline (`deadline` in
+        loop time).
+        """
+        loop = asyncio.get_running_loop()
+        last = resumable(resp)
+        tries = 0
+        while last is not None and tries < MAX_RESUMPTIONS:
+            tries += 1
+            if conn.closed:
+                conn = await self.transport.connect(max(0.001, min(10.0, deadline - loop.time())))
+            headers = {"Accept": "text/event-stream", "Last-Event-ID": last}
+            if self.protocol_version:
+                headers["MCP-Protocol-Version"] = self.protocol_version
+            if self.session_id:
+                headers["Mcp-Session-Id"] = self.session_id
+            resp = await conn.request(self.transport.frame("GET", headers), deadline)
+            next_last = resumable(resp)
+            if next_last == last:
+                break  # the server replays nothing new: do not spin
+            last = next_last
+        return conn, resp
 
     async def call_tool(
         self, conn: Link, tool: str, arguments: Mapping[str, Any]
@@ -320,7 +422,7 @@ class McpSession:
         if resp.status != 200:
             return Outcome(HTTP_ERROR, str(resp.status)), msg
         if msg is None:
-            return Outcome(TRANSPORT, "no_response_for_id"), None
+            return Outcome(PROTOCOL, "no_response_for_id"), None
         if "error" in msg:
             return Outcome(RPC_ERROR, str(msg["error"].get("code"))), msg
         if (msg.get("result") or {}).get("isError"):
@@ -338,5 +440,5 @@ class McpSession:
             data = self.transport.frame("DELETE", headers)
             loop = asyncio.get_running_loop()
             await conn.request(data, loop.time() + min(self.timeout_s, 5.0))
-        except (TransportError, RequestTimeout):
+        except RequestError:
             pass

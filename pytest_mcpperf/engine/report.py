@@ -116,16 +116,22 @@ def text_block(report: Report) -> str:
     """The seed's "=== Performance Test Results ===" block, with true numbers."""
     req, lat, svc = report["requests"], report["latency_ms"], report["service_time_ms"]
     acc, server = report["accuracy"], report.get("server") or {}
-    sent, done = req["sent"], req["completed"]
+    sent, done, failed = req["sent"], req["completed"], req["failed"]
+    attempted = max(sent, done)  # refused connects finish without having been sent
     lines = [
         "=== Performance Test Results ===",
         f"Requests sent: {sent}",
-        f"Requests completed: {req['ok']} ({_pct(req['ok'], sent)})",
-        f"Requests failed: {req['failed']} ({_pct(req['failed'], done)})",
+        f"Requests completed: {done} ({_pct(done, attempted)})",
+        f"Requests ok: {req['ok']} ({_pct(req['ok'], done)})",
+        f"Requests failed: {failed} ({_pct(failed, done)})",
     ]
-    errs = {k: v for k, v in req["errors"].items() if v}
-    if errs:
-        lines.append("  errors: " + ", ".join(f"{k} {v}" for k, v in errs.items()))
+    by_code = report.get("errors_by_code") or {}
+    for kind, count in req["errors"].items():
+        if count:
+            codes = sorted(by_code.get(kind, {}).items(), key=lambda kv: -kv[1])
+            shown = ", ".join(f"{code} {n}" for code, n in codes[:5])
+            more = ", ..." if len(codes) > 5 else ""
+            lines.append(f"  {kind}: {count}" + (f" ({shown}{more})" if shown else ""))
     lines += [
         f"Average response time: {lat['mean']:.2f} ms",
         f"Min response time: {lat['min']:.2f} ms",
@@ -156,6 +162,16 @@ def text_block(report: Report) -> str:
             + (f", other work {other:.0f}%" if other is not None else "")
             + f", steal {acc.get('host_steal_percent', 0.0):.0f}%"
         )
+    if isinstance(server, Mapping) and server.get("alive") is False:
+        status = server.get("exit_status")
+        lines.append(
+            "Server alive: NO - it died during the run"
+            + (f" (exit status {status})" if status is not None else "")
+        )
+        tail = str(server.get("output_tail") or "").strip()
+        if tail:
+            lines.append("--- server output (last lines) ---")
+            lines += tail.splitlines()[-20:]
     rss = server.get("rss_mb") if isinstance(server, Mapping) else None
     if rss:
         lines.append(

@@ -99,7 +99,9 @@ def transport_for(spec: LoadSpec) -> Transport:
     if spec.transport == "stdio":
         return _stdio(spec)
     try:
-        transport: Transport = HttpTransport(spec.url, ssl=tls_context(spec))
+        transport: Transport = HttpTransport(
+            spec.url, ssl=tls_context(spec), max_response_bytes=spec.max_response_bytes
+        )
     except ValueError as exc:
         raise ConfigError(
             f"{exc}; give the server's MCP endpoint, e.g. http://127.0.0.1:8080/mcp"

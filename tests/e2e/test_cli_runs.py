@@ -89,7 +89,7 @@ def test_errors_over_one_percent_exit_1(capsys: pytest.CaptureFixture[str]) -> N
         )
     out, _ = capsys.readouterr()
     assert rc == 1
-    assert "errors: tool_error 50" in out
+    assert "tool_error: 50 (isError 50)" in out  # each class with its codes
 
 
 SUBCOMMANDS = [["client", "throughput"], ["stress", "memory"], ["memory", "baseline"]]

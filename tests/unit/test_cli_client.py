@@ -117,3 +117,31 @@ def test_exit_statuses_agree_in_code_help_and_readme(capsys: pytest.CaptureFixtu
             assert f"{int(code)} {MEANING[code]}" in help_text
     for code in Exit:
         assert f"| {int(code)} | {MEANING[code]} |" in readme
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--server-url", "ftp://x/mcp"], "--server-url"),
+        (["--server-url", "http://127.0.0.1:99999/mcp"], "--server-url"),
+        (["--server-url", "http://[::1/mcp"], "--server-url"),
+        (["--duration-seconds", "inf"], "--duration-seconds"),
+        (["--requests-per-second", "inf"], "--requests-per-second"),
+        (["--requests-per-second", "nan"], "--requests-per-second"),
+        (["--timeout-seconds", "inf"], "--timeout-seconds"),
+        (["--timeout-seconds", "1e300"], "--timeout-seconds"),
+        (["--max-response-bytes", "10"], "--max-response-bytes"),
+    ],
+)
+def test_bad_inputs_are_usage_errors_that_name_the_option(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = [] if "--server-url" in argv else ["--server-url", "http://127.0.0.1:9/mcp"]
+    try:
+        code = cli.main([*url, "client", "throughput", *argv])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert named in err
+    assert "Traceback" not in err

@@ -8,10 +8,12 @@ import pytest
 from pytest_mcpperf.engine.http import Endpoint, HttpTransport, Response, connect_error_code
 from pytest_mcpperf.engine.mcp import McpSession, classify, transport_outcome
 from pytest_mcpperf.engine.sse import SseEvent
-from pytest_mcpperf.errors import RequestTimeout, TransportError
+from pytest_mcpperf.errors import RequestTimeout, ResponseTooLarge, TransportError
 from pytest_mcpperf.vocabulary import (
+    CLASS_NAMES,
     HTTP_ERROR,
     OK,
+    PROTOCOL,
     RPC_ERROR,
     TIMEOUT,
     TOOL_ERROR,
@@ -77,8 +79,8 @@ def test_encoded_legacy_call_carries_session() -> None:
     assert "_meta" not in json.loads(req.body)["params"]
 
 
-def _json(obj: object, status: int = 200) -> Response:
-    return Response(status, {}, json.dumps(obj).encode(), None)
+def _json(obj: dict[str, object], status: int = 200) -> Response:
+    return Response(status, {}, json.dumps({"jsonrpc": "2.0", **obj}).encode(), None)
 
 
 def test_classify() -> None:
@@ -89,15 +91,36 @@ def test_classify() -> None:
     http = classify(Response(503, {}, b"", None), 4)
     assert (http.kind, http.code) == (HTTP_ERROR, "503")
     wrong = classify(_json({"id": 5, "result": {}}), 4)
-    assert (wrong.kind, wrong.code) == (TRANSPORT, "no_response_for_id")
+    assert (wrong.kind, wrong.code) == (PROTOCOL, "wrong_id")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"not json", "invalid_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b'{"id": 4, "result": {}}', "no_jsonrpc"),
+        (b'{"jsonrpc": "2.0", "id": 4}', "no_result"),
+        (b'{"jsonrpc": "2.0", "id": "4", "result": {}}', "wrong_id"),
+    ],
+)
+def test_a_json_rpc_breach_is_a_protocol_error_with_its_rule(body: bytes, code: str) -> None:
+    outcome = classify(Response(200, {}, body, None), 4)
+    assert (CLASS_NAMES[outcome.kind], outcome.code) == ("protocol", code)
+
+
+def test_an_event_stream_without_the_answer_is_a_protocol_error() -> None:
+    note = SseEvent('{"jsonrpc":"2.0","method":"notifications/progress"}')
+    outcome = classify(Response(200, {}, b"", [note]), 4)
+    assert (outcome.kind, outcome.code) == (PROTOCOL, "no_response_for_id")
 
 
 def test_classify_sse_matches_the_id_past_notifications() -> None:
     events = [
         SseEvent('{"method":"notifications/progress","params":{}}'),
-        SseEvent('{"id":3,"result":{"isError":true}}'),
+        SseEvent('{"jsonrpc":"2.0","id":3,"result":{"isError":true}}'),
         SseEvent("not json"),
-        SseEvent('{"id":4,"result":{}}'),
+        SseEvent('{"jsonrpc":"2.0","id":4,"result":{}}'),
     ]
     assert classify(Response(200, {}, b"", events), 4).kind == OK
     assert classify(Response(200, {}, b"", events), 3).kind == TOOL_ERROR
@@ -108,6 +131,8 @@ def test_transport_outcomes_come_from_the_error_type_not_its_text() -> None:
     o = transport_outcome(TransportError("refused", "a message that says reset"))
     assert (o.kind, o.code) == (TRANSPORT, "refused")
     assert transport_outcome(TransportError("bad_http")).code == "bad_http"
+    big = transport_outcome(ResponseTooLarge("body"))
+    assert (CLASS_NAMES[big.kind], big.code) == ("too_large", "body")
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,23 @@ def test_monitor_notices_death() -> None:
     assert mon.alive is False
 
 
+def test_a_dead_child_not_yet_reaped_is_not_alive_and_leaves_no_zero_reading() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        mon = ServerMonitor(child.pid)
+        assert mon.sample() is not None
+        child.kill()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # dead, still unreaped
+        assert mon.sample() is None
+        assert mon.alive is False
+        summary = summarize(mon.samples, mon.alive)
+        assert summary["rss_mb"]["end"] > 0
+        assert summary["alive"] is False
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.mark.parametrize("interval", [0.01])
 def test_thread_collects_samples(interval: float) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])

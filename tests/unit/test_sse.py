@@ -44,3 +44,23 @@ def test_unfinished_event_is_kept_until_blank_line() -> None:
     d = SseDecoder()
     assert d.feed(b"data: x\n") == []
     assert d.feed(b"\n") == [SseEvent("x")]
+
+
+def test_an_event_that_never_ends_is_too_large_and_costs_no_quadratic_copy() -> None:
+    from pytest_mcpperf.errors import ResponseTooLarge
+
+    dec = SseDecoder(max_event_bytes=64 * 1024)
+    dec.feed(b"id: 7\ndata: {")
+    for _ in range(63):
+        dec.feed(b"x" * 1024)  # one endless line, fed in pieces
+    with pytest.raises(ResponseTooLarge) as info:
+        dec.feed(b"x" * 1024)
+    assert info.value.code == "sse_event"
+    assert dec.last_event_id == "7"
+
+
+def test_a_long_line_fed_in_pieces_decodes_whole() -> None:
+    dec = SseDecoder()
+    pieces = [b"data: ", b"a" * 10, b"b" * 10, b"\n", b"\n"]
+    out = [e for p in pieces for e in dec.feed(p)]
+    assert [e.data for e in out] == ["a" * 10 + "b" * 10]
