@@ -89,6 +89,9 @@ _KEPT_HEADERS = frozenset(
         b"transfer-encoding",
     )
 )
+#: How long an event stream may stay open after its answer before the answer is taken
+#: and the connection dropped (uvloop timers tick in milliseconds).
+STREAM_END_GRACE_S = 0.002
 _DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib wbits per content coding
 
 
@@ -156,6 +159,7 @@ class HttpConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._early: asyncio.TimerHandle | None = None
         self._max = max_response_bytes
         self._sent = b""
         self._rid: object = None
@@ -191,8 +195,10 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(TransportError("bad_http", f"bad HTTP response: {exc}"))
         else:
-            if self._answer is not None and self._waiter is not None:
-                self._answered_early()
+            if self._answer is not None and self._waiter is not None and self._early is None:
+                # The answer came but the stream has not ended: most servers end it a
+                # moment later (and the connection stays usable); give them that moment.
+                self._early = self._loop.call_later(STREAM_END_GRACE_S, self._answered_early)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -285,7 +291,9 @@ class HttpConnection(asyncio.Protocol):
 
     def _answered_early(self) -> None:
         """The response arrived; the stream stays open: answer now, drop the stream."""
-        assert self._sse is not None
+        self._early = None
+        if self._waiter is None or self._answer is None or self._sse is None:
+            return
         resp = Response(
             self._parser.get_status_code(),
             self._headers,
@@ -334,7 +342,13 @@ class HttpConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(RequestTimeout("timeout", "no response before the deadline"))
 
+    def _cancel_early(self) -> None:
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
+
     def _resolve(self, resp: Response) -> None:
+        self._cancel_early()
         waiter, self._waiter = self._waiter, None
         if self._timer is not None:
             self._timer.cancel()
@@ -346,6 +360,7 @@ class HttpConnection(asyncio.Protocol):
         # Drop what was buffered now: the connection and its parser refer to each other,
         # so without this a failed 16 MiB body would live until the cyclic GC ran.
         self._body, self._sse, self._sent = [], None, b""
+        self._cancel_early()
         waiter, self._waiter = self._waiter, None
         if self._timer is not None:
             self._timer.cancel()

@@ -433,12 +433,16 @@ class McpSession:
         """End a legacy session with DELETE (405 and failures are fine)."""
         if self.era != "legacy" or not self.session_id:
             return
+        opened: Link | None = None
         try:
             if conn is None or conn.closed:
-                conn = await self._connect()
+                conn = opened = await self._connect()
             headers = self._session_headers("", None)
             data = self.transport.frame("DELETE", headers)
             loop = asyncio.get_running_loop()
             await conn.request(data, loop.time() + min(self.timeout_s, 5.0))
         except RequestError:
             pass
+        finally:
+            if opened is not None:
+                opened.close()  # opened only for the DELETE: not left behind
