@@ -48,9 +48,8 @@ class McpError(Exception):
 class McpAuthError(McpError):
     """The server refused the handshake with HTTP 401 or 403: credentials are missing."""
 
-    def __init__(self, status: int) -> None:
-        word = "unauthorized" if status == 401 else "forbidden"
-        super().__init__(f"the server answered the handshake with HTTP {status} ({word})")
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
         self.status = status
 
 
@@ -150,15 +149,11 @@ def setup_failure(method: str, resp: Reply) -> str:
     if status == 401:
         challenge = resp.headers.get("www-authenticate")
         how = f" (WWW-Authenticate: {challenge})" if challenge else ""
-        return (
-            f"{method} answered HTTP 401: the server requires authentication{how}; "
-            "test an endpoint that accepts unauthenticated requests, or put the "
-            "credentials it expects in front of it"
-        )
+        return f"{method} answered HTTP 401: the server requires authentication{how}"
     if status == 403:
         return (
             f"{method} answered HTTP 403: the server refuses this client (authorization "
-            "or an Origin/host check); allow 127.0.0.1 clients on the server"
+            "or an Origin/host check; a server that checks hosts must allow 127.0.0.1)"
         )
     if 300 <= status < 400:
         where = resp.headers.get("location")
@@ -325,7 +320,7 @@ class McpSession:
         conn, resp, msg = await self.rpc(conn, "initialize", params)
         result = msg.get("result") if msg else None
         if resp.status in (401, 403):
-            raise McpAuthError(resp.status)
+            raise McpAuthError(resp.status, setup_failure("initialize", resp))
         if resp.status != 200 or not isinstance(result, dict):
             raise McpError(setup_failure("initialize", resp))
         self.protocol_version = str(result.get("protocolVersion") or LEGACY)
