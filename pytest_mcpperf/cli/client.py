@@ -349,8 +349,6 @@ def _run(args: argparse.Namespace) -> int:
         exit_code, tail = (target.exit_status, target.output_tail(20)) if died else (None, "")
     data = with_repeats(reports)
     if args.save:
-        from pathlib import Path
-
         from pytest_mcpperf.baseline import check_name, save
 
         name = check_name(args.save, "--save")
