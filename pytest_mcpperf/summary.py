@@ -110,6 +110,26 @@ def client_bound_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
     )
 
 
+def contended_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """A warning naming each run that other work on the host disturbed, and why."""
+    names = run_names(entries)
+    hit = [
+        f"  {name}: {_get(e, 'accuracy', 'reason')}"
+        for e, name in zip(entries, names, strict=True)
+        if _get(e, "accuracy", "verdict") == "contended"
+    ]
+    if not hit:
+        return None
+    return "\n".join(
+        [
+            f"{len(hit)} run(s) were contended: other work on the host disturbed them, so "
+            "their figures describe a starved host, not the server. Stop the other work "
+            "(or use a quieter host) and run again.",
+            *hit,
+        ]
+    )
+
+
 def comparison_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """Each compared run's verdict against its baseline, and why, for the terminal."""
     lines = []

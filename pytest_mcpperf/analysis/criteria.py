@@ -163,7 +163,14 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def _client_note(result: Mapping[str, Any]) -> str:
-    if not _as_result(result).client_bound:
+    r = _as_result(result)
+    if r.contended:
+        reason = result.get("accuracy", {}).get("reason", "")
+        return (
+            "\nNote: this run was CONTENDED (accuracy.verdict=contended): other work on "
+            f"the host disturbed it, so this figure describes a starved host: {reason}"
+        )
+    if not r.client_bound:
         return ""
     return (
         "\nNote: this run was CLIENT-BOUND (accuracy.verdict=client_bound): the load "

@@ -25,47 +25,24 @@ from pytest_mcpperf.fixtures import MemorySeries
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.vocabulary import KIB, MIB
+from tests.memfakes import ChunkServer
 
 RATE = 100  # requests per second
 SERIES = [MemorySample(n, 10 * MIB + 3 * KIB * n, n / RATE) for n in range(0, 1001, 100)]
 
 
-class ReplayServer:
-    """A server whose RSS is SERIES at the requests it answered since time zero."""
-
-    url = "http://127.0.0.1:1/mcp"
-    pid: int | None = 4242
+class ReplayServer(ChunkServer):
+    """A server whose RSS is SERIES at the requests it answered since time zero (the
+    first reading, taken after warm-up)."""
 
     def __init__(self) -> None:
-        self.answered = 0
+        super().__init__(self.replay)
         self.t0_answered: int | None = None
-        self.now = 0.0
 
-    def run(self, spec: LoadSpec) -> LoadResult:
-        n = round(spec.rate * spec.duration_s)
-        self.answered += n
-        self.now += spec.duration_s
-        return LoadResult(
-            {
-                "requests": {
-                    "scheduled": n,
-                    "sent": n,
-                    "completed": n,
-                    "ok": n,
-                    "failed": 0,
-                    "errors": {},
-                }
-            }
-        )
-
-    def rss(self) -> int:
+    def replay(self, answered: int) -> int:
         if self.t0_answered is None:
-            self.t0_answered = self.answered  # the reading at time zero, after warm-up
-        done = self.answered - self.t0_answered
-        return next(s.rss_bytes for s in SERIES if s.requests == done)
-
-    def alive(self) -> bool:
-        return True
+            self.t0_answered = answered
+        return next(s.rss_bytes for s in SERIES if s.requests == answered - self.t0_answered)
 
 
 def cli_memory_verdict(capsys: pytest.CaptureFixture[str]) -> str:

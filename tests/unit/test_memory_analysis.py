@@ -25,9 +25,9 @@ from pytest_mcpperf.analysis.memory import (
     stability_percent,
     verdict_for,
 )
-from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.vocabulary import KIB, MIB
+from tests.memfakes import ChunkServer
 
 
 def series(base: int, per_request: int, counts: list[int], dt: float = 1.0) -> list[MemorySample]:
@@ -236,43 +236,13 @@ def test_report_object_has_the_design_keys() -> None:
 # --- the chunked measurement, with a fake engine and a fake server --------------------
 
 
-class FakeServer:
+def leaking_server(leak: int) -> ChunkServer:
     """RSS = 40 MiB + `leak` bytes per request it has answered; the engine is `run`."""
-
-    url = "http://127.0.0.1:1/mcp"
-    pid: int | None = 4242
-
-    def __init__(self, leak: int) -> None:
-        self.leak = leak
-        self.answered = 0
-        self.now = 0.0
-
-    def run(self, spec: LoadSpec) -> LoadResult:
-        n = round(spec.rate * spec.duration_s)
-        self.answered += n
-        self.now += spec.duration_s
-        return LoadResult(
-            {
-                "requests": {
-                    "scheduled": n,
-                    "sent": n,
-                    "completed": n,
-                    "ok": n,
-                    "failed": 0,
-                    "errors": {},
-                }
-            }
-        )
-
-    def rss(self) -> int:
-        return 40 * MIB + self.leak * self.answered
-
-    def alive(self) -> bool:
-        return True
+    return ChunkServer(lambda answered: 40 * MIB + leak * answered)
 
 
 def run_fake(leak: int, requests: int = 1000) -> tuple[list[MemorySample], list[str]]:
-    server = FakeServer(leak)
+    server = leaking_server(leak)
     labels: list[str] = []
     clock: Callable[[], float] = lambda: server.now  # noqa: E731
     m = measure(
@@ -304,7 +274,7 @@ def test_leak_detection_with_a_fake_stable_server() -> None:
 
 
 def test_measure_needs_no_snapshot_callback() -> None:
-    server = FakeServer(0)
+    server = leaking_server(0)
     m = measure(
         server,
         LoadSpec(url=server.url, rate=100.0),
