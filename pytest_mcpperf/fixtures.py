@@ -23,7 +23,7 @@ from pytest_mcpperf.analysis.compare import (
     with_repeats,
 )
 from pytest_mcpperf.analysis.compare import compare as compare_runs
-from pytest_mcpperf.analysis.criteria import check_thresholds, failure_message
+from pytest_mcpperf.analysis.criteria import check_memory, check_thresholds, failure_message
 from pytest_mcpperf.analysis.server import MeasuredServer, RunOne
 from pytest_mcpperf.baseline import Baseline
 from pytest_mcpperf.errors import ConfigError
@@ -82,10 +82,12 @@ def start_server(run: RunSettings) -> Target:
 
 @dataclass(frozen=True)
 class Plan:
-    """What one `run()` will do: the spec and the thresholds to check afterwards."""
+    """What one `run()` will do: the spec and the thresholds to check afterwards, and
+    the memory check's growth limit in percent (0.0: no memory check)."""
 
     spec: LoadSpec
     thresholds: tuple[str, ...]
+    memory_check: float = 0.0
 
 
 class PerfClient:
@@ -177,6 +179,13 @@ class PerfClient:
         __tracebackhide__ = True
         outcomes = check_thresholds(result, plan.thresholds)
         entry = result.to_dict()
+        if plan.memory_check:
+            outcome, memory = check_memory(
+                result, plan.memory_check, f"memory_check={plan.memory_check:g}"
+            )
+            outcomes.append(outcome)
+            if memory is not None:
+                entry.setdefault("memory", memory)
         entry["criteria"] = [*entry.get("criteria", []), *(o.to_dict() for o in outcomes)]
         comparison = self._compare(len(self.results), entry) if self._compare else None
         if comparison is not None:

@@ -263,7 +263,11 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
             server_pid=mcp_server.pid,
             scenario=item.name,
         )
-        return Plan(spec, cfg.effective_thresholds(marker, extra))
+        return Plan(
+            spec,
+            cfg.effective_thresholds(marker, extra),
+            cfg.effective_memory_check(marker, extra),
+        )
 
     def check_server() -> None:
         try:

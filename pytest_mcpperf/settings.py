@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pytest_mcpperf.analysis.compare import DEFAULT_GATES, Gate, parse_gates
-from pytest_mcpperf.analysis.criteria import parse_threshold
+from pytest_mcpperf.analysis.criteria import SEED_MEMORY_GROWTH_PERCENT, parse_threshold
 from pytest_mcpperf.baseline import DEFAULT_DIR, NAME_PATTERN
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import (
@@ -164,6 +164,30 @@ def parse_thresholds(value: object, name: str, where: str) -> tuple[str, ...]:
     for text in items:
         parse_threshold(text, f"{where} {name}")
     return tuple(items)
+
+
+#: the most growth a memory check may allow: more would let anything pass
+MAX_MEMORY_GROWTH_PERCENT = 1000.0
+
+
+def parse_memory_check(value: object, name: str, where: str) -> float:
+    """The memory criterion: True for the seed's (no leak, growth < 10 %), a number for
+    no leak and growth under that many percent, False to check nothing (0.0)."""
+    expected = (
+        "True (the seed's criterion: no leak, growth < 10%), a growth limit in percent "
+        f"from 0 to {MAX_MEMORY_GROWTH_PERCENT:g} (no leak, growth < it), or False"
+    )
+    if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
+        return SEED_MEMORY_GROWTH_PERCENT
+    if value is False or value is None:
+        return 0.0
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _fail(name, value, where, expected) from None
+    if not 0 < number <= MAX_MEMORY_GROWTH_PERCENT:
+        raise _fail(name, value, where, expected)
+    return number
 
 
 def parse_mix(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
@@ -363,6 +387,7 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
     "tool": ("tool", parse_tool),
     "arguments": ("arguments", parse_arguments),
     "thresholds": ("thresholds", parse_thresholds),
+    "memory_check": ("memory_check", parse_memory_check),
     "warmup": ("warmup_s", parse_non_negative_float),
     "timeout": ("timeout_s", parse_timeout),
     "max_response_bytes": ("max_response_bytes", parse_response_bytes),
@@ -381,7 +406,7 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
 MARKER_SIGNATURE = (
     "load(pattern='throughput', rate=100, duration=10, concurrency=10, users=10, "
     "tool='fast_compute', arguments={'input': 10} (default tool; else {}), thresholds=[], "
-    "warmup=0, timeout=30, "
+    "memory_check=False, warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
     "protocol='auto'|'modern'|'legacy', processes=1, method='tools/call', params={}, "
     "headers={}, max_response_bytes=16777216)"
@@ -394,12 +419,14 @@ class Scenario:
 
     fields: Mapping[str, Any]
     thresholds: tuple[str, ...] | None = None  # None: not given
+    memory_check: float | None = None  # growth limit in percent; 0.0 off; None: not given
 
 
 def parse_scenario(kwargs: Mapping[str, Any], where: str) -> Scenario:
     """Validate load keywords; an unknown keyword is an error naming it and the known ones."""
     fields: dict[str, Any] = {}
     thresholds: tuple[str, ...] | None = None
+    memory_check: float | None = None
     for key, value in kwargs.items():
         if key not in MARKER_KEYWORDS:
             raise ConfigError(
@@ -410,9 +437,11 @@ def parse_scenario(kwargs: Mapping[str, Any], where: str) -> Scenario:
         parsed = parser(value, key, where)
         if key == "thresholds":
             thresholds = parsed
+        elif key == "memory_check":
+            memory_check = parsed
         else:
             fields[field_name] = parsed
-    return Scenario(fields, thresholds)
+    return Scenario(fields, thresholds, memory_check)
 
 
 def marker_kwargs(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -639,6 +668,14 @@ def effective_thresholds(marker: Scenario, overrides: Scenario | None) -> tuple[
     if overrides is not None and overrides.thresholds is not None:
         return overrides.thresholds
     return marker.thresholds or ()
+
+
+def effective_memory_check(marker: Scenario, overrides: Scenario | None) -> float:
+    """The memory check's growth limit in percent (0.0: none): run(memory_check=...)
+    replaces the marker's."""
+    if overrides is not None and overrides.memory_check is not None:
+        return overrides.memory_check
+    return marker.memory_check or 0.0
 
 
 def header_line(run: RunSettings) -> str:

@@ -1,11 +1,21 @@
-"""The terminal table of every load test: RPS, p50, p99, errors, server RSS, verdict."""
+"""The terminal table of every load test: RPS, p50, p99, errors, server RSS (and its
+growth over the run), verdict."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-COLUMNS = ("test", "rps", "p50 ms", "p99 ms", "errors", "server rss MB", "outcome", "verdict")
+COLUMNS = (
+    "test",
+    "rps",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "server rss MB (growth)",
+    "outcome",
+    "verdict",
+)
 
 
 def _get(entry: Mapping[str, Any], *path: str) -> Any:
@@ -30,6 +40,25 @@ def _errors(entry: Mapping[str, Any]) -> str:
     return f"{failed} ({100.0 * failed / done:.2f}%)" if done else "0"
 
 
+def _rss(entry: Mapping[str, Any]) -> str:
+    """Peak RSS and the growth over the run: the memory verdict's fitted growth where
+    the run has one (`memory`), else the monitor's start-to-end growth."""
+    peak = _num(_get(entry, "server", "rss_mb", "peak"))
+    growth = _get(entry, "memory", "growth_percent")
+    if not isinstance(growth, int | float):
+        growth = _get(entry, "server", "growth_percent")
+    return f"{peak} ({growth:+.1f}%)" if isinstance(growth, int | float) else peak
+
+
+def _verdict(entry: Mapping[str, Any]) -> str:
+    """The run's verdict, and the memory verdict beside it when both exist."""
+    acc = _get(entry, "accuracy", "verdict")
+    mem = _get(entry, "memory", "verdict")
+    if acc and mem:
+        return f"{acc}, memory {mem}"
+    return str(acc or mem or "-")
+
+
 def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
     """One table row for one recorded result; latency is "-" when nothing succeeded."""
     measured = _get(entry, "requests", "ok") != 0
@@ -39,9 +68,9 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
         _num(_get(entry, "latency_ms", "p50") if measured else None, ".2f"),
         _num(_get(entry, "latency_ms", "p99") if measured else None, ".2f"),
         _errors(entry),
-        _num(_get(entry, "server", "rss_mb", "peak")),
+        _rss(entry),
         str(entry.get("outcome", "?")),
-        str(_get(entry, "accuracy", "verdict") or _get(entry, "memory", "verdict") or "-"),
+        _verdict(entry),
     )
 
 

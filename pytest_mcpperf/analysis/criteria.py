@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_mcpperf.analysis.memory import GROWTH_LIMIT_PERCENT, analyze_run
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 
@@ -275,9 +276,74 @@ def check_thresholds(
     return outcomes
 
 
+# ---------------------------------------------------------------- the memory criterion
+
+#: The seed's memory criterion, `memory_check=True`: no leak and under 10 % growth.
+SEED_MEMORY_GROWTH_PERCENT = GROWTH_LIMIT_PERCENT
+MEMORY_KNOB = (
+    "find what the server keeps per call (a leak keeps rising to the run's end), give "
+    "caches time to fill with a warm-up (the load marker's warmup=, --warmup-seconds), "
+    "or allow more growth (memory_check=PERCENT)"
+)
+
+
+def check_memory(
+    result: Mapping[str, Any], max_growth_percent: float, source: str
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """The memory criterion over one run's server RSS readings: the verdict is neither
+    `leak` nor `insufficient`, and the fitted growth is under `max_growth_percent`.
+
+    Returns the outcome (named ``memory``, its value the growth in percent) and the
+    report's `memory` object (verdict, growth, both halves' slopes, reason), or None when
+    the run has no readings. The message names the verdict, its reason, the growth, the
+    limit, where the limit came from and what changes it.
+    """
+    a = analyze_run(result)
+    name, op = "memory", "<"
+    rule = f"no leak, growth < {max_growth_percent:g}%, from {source}"
+    if a is None:
+        return Outcome(
+            name,
+            op,
+            max_growth_percent,
+            None,
+            False,
+            f"server memory was not measured in this run, so the memory check ({rule}) "
+            "cannot hold: the "
+            "server's RSS is read from its pid (spawn the server, or give its pid)",
+        ), None
+    memory = a.to_report()
+    growth = round(a.growth_percent, 3)
+    problems = []
+    if a.verdict == "insufficient":
+        problems.append(f"too few RSS readings for a verdict ({a.reason}); run longer")
+    elif a.verdict == "leak":
+        problems.append(f"the server LEAKS memory: {a.reason}")
+    if a.verdict != "insufficient" and not growth < max_growth_percent:
+        problems.append(
+            f"server memory grew {growth:.4g}% ({a.growth_bytes / 2**20:+.1f} MiB fitted over "
+            f"{a.requests} requests), the limit is < {max_growth_percent:g}%"
+            + (f"; verdict {a.verdict}: {a.reason}" if a.verdict != "leak" else "")
+        )
+    if not problems:
+        return Outcome(name, op, max_growth_percent, growth, True), memory
+    return Outcome(
+        name,
+        op,
+        max_growth_percent,
+        growth if a.verdict != "insufficient" else None,
+        False,
+        "; ".join(problems)
+        + f" (criterion: {rule}).\nTo change it: {MEMORY_KNOB}.{_client_note(result)}",
+    ), memory
+
+
 def failure_message(failed: Iterable[Outcome]) -> str:
     """One assertion message for every failed threshold."""
-    lines = [f"threshold {o.name!r} failed: {o.message}" for o in failed]
+    lines = [
+        f"{'memory check' if o.name == 'memory' else f'threshold {o.name!r}'} failed: {o.message}"
+        for o in failed
+    ]
     return "\n".join(lines)
 
 

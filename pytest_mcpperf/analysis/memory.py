@@ -528,6 +528,18 @@ def samples_from_report(report: Mapping[str, Any]) -> list[MemorySample]:
     ]
 
 
+def analyze_run(report: Mapping[str, Any]) -> MemoryAnalysis | None:
+    """The memory verdict of one load run, from the server monitor's readings in its
+    measured window (readings during `config.warmup_s` are left out, as the warm-up's
+    requests are); None when the report has no readings (the server's pid was unknown)."""
+    samples = samples_from_report(report)
+    if not samples:
+        return None
+    offset_s = float((report.get("config") or {}).get("warmup_s", 0.0) or 0.0)
+    measured = [s for s in samples if s.t >= offset_s] if offset_s > 0 else samples
+    return analyze(measured)
+
+
 def completions(report: Mapping[str, Any]) -> Callable[[float], float]:
     """Requests completed `t` seconds into the measured window, from the report's rows."""
     rows = report.get("timeseries") or []
@@ -574,6 +586,7 @@ __all__ = [
     "MemorySample",
     "after_warmup",
     "analyze",
+    "analyze_run",
     "baseline_plan",
     "build_report",
     "chunk_spec",

@@ -11,8 +11,8 @@ Without --server-url the bundled server (or --server-cmd) is spawned and measure
 its memory and CPU sampled. Prints the seed's result block (or, with --json, only the
 report object on stdout); live progress goes to stderr while it runs (--progress),
 and --html PATH writes the self-contained HTML report as well.
-Exit status 1 when the run failed (errors over 1 %, or nothing answered); the table
-below lists them all.
+Exit status 1 when the run failed (errors over 1 %, nothing answered, or the memory
+check of --memory-check failed); the table below lists them all.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from typing import Any, cast
 
 from pytest_mcpperf import progress, settings
 from pytest_mcpperf.analysis.compare import summaries_of, with_repeats
-from pytest_mcpperf.analysis.memory import analyze, samples_from_report
+from pytest_mcpperf.analysis.criteria import SEED_MEMORY_GROWTH_PERCENT, check_memory
+from pytest_mcpperf.analysis.memory import analyze_run
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
-from pytest_mcpperf.cli.options import add_typed, open_target, target_fields
+from pytest_mcpperf.cli.memory import trend_lines
+from pytest_mcpperf.cli.options import add_typed, arg, open_target, target_fields
 from pytest_mcpperf.progress import PROGRESS_CHOICES
 from pytest_mcpperf.result import LoadResult, Report
 from pytest_mcpperf.spec import (
@@ -128,6 +130,18 @@ def _run_options() -> argparse.ArgumentParser:
         default=None,
         help='the request\'s params as a JSON object, e.g. \'{"uri": "file:///a.txt"}\' '
         "for resources/read (default: {})",
+    )
+    g.add_argument(
+        "--memory-check",
+        type=arg(settings.parse_memory_check, "--memory-check"),
+        nargs="?",
+        const=SEED_MEMORY_GROWTH_PERCENT,
+        default=0.0,
+        metavar="PERCENT",
+        help="apply the seed's memory criterion to the server's RSS over the run: no leak "
+        "(RSS still rising through the second half) and growth under PERCENT "
+        f"(default {SEED_MEMORY_GROWTH_PERCENT:g}); exit 1 when it fails. Needs the "
+        "server's pid (spawned, or --server-pid)",
     )
     g.add_argument(
         "--arrival",
@@ -357,8 +371,13 @@ def _run(args: argparse.Namespace) -> int:
     if died:  # a run whose server died is reported so, and fails
         server = data.setdefault("server", {})
         server.update(alive=False, exit_status=exit_code, output_tail=tail)
-    if args.mode == "memory":
+    if args.mode == "memory" or args.memory_check:
         data["memory"] = memory_summary(data)
+    memory_failed = ""
+    if args.memory_check:
+        outcome, _ = check_memory(data, args.memory_check, f"--memory-check {args.memory_check:g}")
+        data.setdefault("criteria", []).append(outcome.to_dict())
+        memory_failed = outcome.message
     if args.html is not None:
         from pytest_mcpperf import htmlreport
 
@@ -368,6 +387,8 @@ def _run(args: argparse.Namespace) -> int:
         print(report.to_json(data))
     else:
         print(report.text_block(cast(Report, data)))
+        if data.get("memory"):
+            print("\n".join(trend_lines(data["memory"])))
         if "spread" in data:
             print(repeat_block(data))
     if died:
@@ -376,6 +397,9 @@ def _run(args: argparse.Namespace) -> int:
             "its last output is in the block above: fix the server, then run again",
             file=sys.stderr,
         )
+        return Exit.FAILED
+    if memory_failed:
+        print(f"mcpperf: memory check failed: {memory_failed}", file=sys.stderr)
         return Exit.FAILED
     return exit_status(data)
 
@@ -394,8 +418,8 @@ def repeat_block(data: dict[str, Any]) -> str:
 def memory_summary(data: dict[str, Any]) -> dict[str, Any]:
     """The report's `memory` object: the one analysis of `mcpperf memory` and the
     `memory_series` fixture, over the server's RSS readings of this run ({} without)."""
-    samples = samples_from_report(data)
-    return analyze(samples).to_report() if samples else {}
+    a = analyze_run(data)
+    return a.to_report() if a is not None else {}
 
 
 def exit_status(data: dict[str, Any]) -> Exit:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_mcpperf.analysis.memory import (
@@ -195,6 +195,7 @@ def analysis_block(mode: str, a: MemoryAnalysis, alive: bool) -> str:
         f"Growth: {a.growth_percent:+.2f}% ({a.growth_bytes / MIB:+.2f} MB fitted over "
         f"{a.requests:,} requests, {a.samples} samples)",
         f"Memory stability: {a.stability_percent:.1f}% ({a.stability_grade})",
+        *trend_lines(a.to_report())[1:],
         f"Verdict: {a.verdict} - {verdict_text(a)}",
     ]
     if not alive:
@@ -203,6 +204,29 @@ def analysis_block(mode: str, a: MemoryAnalysis, alive: bool) -> str:
         "Result: " + ("PASS" if a.passed and alive else "FAIL (criteria: no leak, < 10% growth)")
     )
     return "\n".join(lines)
+
+
+def trend_lines(memory: Mapping[str, Any]) -> list[str]:
+    """The memory verdict of a report's `memory` object: the verdict and growth, the
+    slopes of both halves of the series, and the reason."""
+    lines = [
+        f"Memory: {memory.get('verdict')} ({memory.get('trend', 'unknown')}), growth "
+        f"{memory.get('growth_percent', 0.0):+.2f}%, "
+        f"{memory.get('bytes_per_request', 0.0):,.0f} bytes/request"
+    ]
+    halves = [(k, memory.get(k) or {}) for k in ("first_half", "second_half")]
+    if all(h for _, h in halves):
+        lines.append(
+            "Trend: "
+            + "; ".join(
+                f"{k.replace('_', ' ')} {h['bytes_per_request']:,.0f} bytes/request, "
+                f"{h['bytes_per_s'] / KIB:,.1f} KiB/s ({h['rise_bytes'] / MIB:+.1f} MiB)"
+                for k, h in halves
+            )
+        )
+    if memory.get("reason"):
+        lines.append(f"Reason: {memory['reason']}")
+    return lines
 
 
 def verdict_text(a: MemoryAnalysis) -> str:

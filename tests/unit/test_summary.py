@@ -30,6 +30,7 @@ def test_table_rows_and_repeated_runs() -> None:
         "server",
         "rss",
         "MB",
+        "(growth)",
         "outcome",
         "verdict",
     ]
