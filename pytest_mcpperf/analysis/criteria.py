@@ -283,7 +283,7 @@ SEED_MEMORY_GROWTH_PERCENT = GROWTH_LIMIT_PERCENT
 MEMORY_KNOB = (
     "find what the server keeps per call (a leak keeps rising to the run's end), give "
     "caches time to fill with a warm-up (the load marker's warmup=, --warmup-seconds), "
-    "or allow more growth (memory_check=PERCENT)"
+    "or allow more growth (memory_check=PERCENT; --memory-check PERCENT)"
 )
 
 

@@ -1,14 +1,17 @@
 """A tiny MCP server (stdlib only) that keeps `--leak-kib` KiB per tools/call, for tests.
 
     python tests/e2e/leaky_server.py --port 8080 --leak-kib 50
+    python tests/e2e/leaky_server.py --port 8080 --leak-kib 0 --cache-mib 50
 
 It answers both protocol eras minimally over Streamable HTTP on `/mcp`: `initialize`
 (with an `Mcp-Session-Id`), `notifications/*` (202), `server/discover`, `ping`,
 `tools/list` and `tools/call` for `fast_compute(input)` and `echo(text)`. Every tools/call
 appends a freshly written block of `--leak-kib` KiB to a global list that is never freed:
 a deliberate leak for `mcpperf memory leak-detection` to find. With `--leak-kib 0` it is
-a well-behaved server. Binds 127.0.0.1 only; HTTP/1.1 keep-alive; no validation beyond
-what a load test needs.
+a well-behaved server. `--cache-mib M` adds a bounded cache: each call stores a block of
+`--cache-block-kib` KiB (128) until the cache holds M MiB, then nothing more, so RSS rises
+in the first calls (at 400 calls/s, 50 MiB take one second) and then stays flat.
+Binds 127.0.0.1 only; HTTP/1.1 keep-alive; no validation beyond what a load test needs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import secrets
 from typing import Any
 
 LEAKED: list[bytes] = []
+CACHE: list[bytes] = []
 VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
 TOOLS = [
     {
@@ -38,12 +42,16 @@ MAX_BODY = 1 << 20
 
 
 class Handler:
-    def __init__(self, leak_bytes: int) -> None:
+    def __init__(self, leak_bytes: int, cache_bytes: int = 0, block_bytes: int = 128 * 1024):
         self.leak_bytes = leak_bytes
+        self.cache_bytes = cache_bytes
+        self.block_bytes = block_bytes
 
     def call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.leak_bytes:
             LEAKED.append(bytes([len(LEAKED) % 251 + 1]) * self.leak_bytes)
+        if len(CACHE) * self.block_bytes < self.cache_bytes:
+            CACHE.append(bytes([len(CACHE) % 251 + 1]) * self.block_bytes)
         args = params.get("arguments") or {}
         if params.get("name") == "fast_compute":
             text = f"Computed result: {int(args.get('input', 0)) * 2}"
@@ -176,8 +184,8 @@ async def serve_connection(
         writer.close()
 
 
-async def main(port: int, leak_kib: int) -> None:
-    handler = Handler(leak_kib * 1024)
+async def main(port: int, leak_kib: int, cache_mib: int = 0, block_kib: int = 128) -> None:
+    handler = Handler(leak_kib * 1024, cache_mib * 1024 * 1024, block_kib * 1024)
     server = await asyncio.start_server(
         lambda r, w: serve_connection(handler, r, w), "127.0.0.1", port
     )
@@ -189,5 +197,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--leak-kib", type=int, default=50)
+    parser.add_argument("--cache-mib", type=int, default=0)
+    parser.add_argument("--cache-block-kib", type=int, default=128)
     ns = parser.parse_args()
-    asyncio.run(main(ns.port, ns.leak_kib))
+    asyncio.run(main(ns.port, ns.leak_kib, ns.cache_mib, ns.cache_block_kib))
