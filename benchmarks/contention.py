@@ -13,7 +13,9 @@ not assumed (other work on a shared machine shows there).
 Prints, per run: host busy %, steal %, other work %, generator and server CPU, rps,
 latency p50/p99, the verdict and its reason; then, per mode, the throughput and p50 of
 each loaded condition against the quiet one. Exits 1 when a run with two busy loops was
-judged `valid`, or a quiet run whose pre-run sample showed a quiet host was not.
+judged `valid`, or a quiet run was not valid though its own host figures stayed under the
+limits (a run that began quiet may meet other work on a shared machine: it is then
+contended, and counted as such).
 
     python benchmarks/contention.py [--duration 5] [--rounds 2] [--rate 200] [--users 16]
 Run it under `flock /tmp/mcpperf-heavy.lock` on a shared machine.
@@ -125,6 +127,17 @@ def one_run(target: Target, mode: str, duration: float, rate: float, users: int)
     return rep
 
 
+def crowded(acc: dict[str, Any]) -> bool:
+    """Whether the run's own host figures pass the contention limits (other work on a
+    shared machine can start during a run that began quiet)."""
+    lim = accuracy.Limits()
+    other = acc.get("host_other_work_percent") or 0.0
+    busy = acc["host_cpu_busy_percent"] >= lim.contended_busy_percent
+    return (busy and other >= lim.other_share_percent) or (
+        acc["host_steal_percent"] >= lim.steal_percent
+    )
+
+
 def row(cond: str, mode: str, load: float, busy0: float, rep: dict[str, Any]) -> str:
     acc, srv = rep["accuracy"], rep.get("server") or {}
     cpu = (srv.get("cpu_percent") or {}).get("mean")
@@ -173,9 +186,10 @@ def main() -> int:
                     verdict = rep["accuracy"]["verdict"]
                     if n >= 2 and verdict == "valid":
                         failures.append(f"{mode} with {n} busy loops was judged valid")
-                    if n == 0 and busy0 < QUIET_BUSY_PERCENT and verdict != "valid":
+                    if n == 0 and verdict != "valid" and not crowded(rep["accuracy"]):
                         failures.append(
-                            f"{mode} quiet (pre-run host {busy0:.0f}% busy) was judged {verdict}"
+                            f"{mode} quiet (pre-run host {busy0:.0f}% busy, under the limits "
+                            f"during the run) was judged {verdict}"
                         )
     print("\nagainst quiet (medians over rounds):")
     for mode in ("open", "closed"):

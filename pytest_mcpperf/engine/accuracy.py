@@ -59,13 +59,14 @@ class Limits:
     host_share_cpu_percent: float = 50.0  # ... while the generator used this much
     # Contention: other work = host busy time minus the generator's and the server's.
     # Measured with benchmarks/contention.py (bundled server, 2 cores, 4 s runs; open loop
-    # at 200 rps and closed loop with 16 users), and against nginx-mcp at 42,000 rps:
+    # at 200 rps and closed loop with 16 users; three runs of two rounds), and against
+    # nginx-mcp at 42,000 rps:
     # - quiet host: other work 0.6-4% (1-3% beside nginx at 42k rps, where generator and
     #   server held the host 90% busy: the processes' CPU includes their network work);
     # - one busy loop: other work 46-54%; host 62-84% busy in open loop, where nothing
     #   changed (rps 1.00x, p50 1.07x: valid), 99-100% in closed loop (rps 0.76-0.90x);
-    # - two busy loops: other work 51-88%, host 99.5-100% busy; closed-loop rps 0.60-0.72x,
-    #   p50 1.5x; the server waited for a CPU 14% of the run (3-4% quiet).
+    # - two busy loops: other work 51-89%, host 99.4-100% busy; closed-loop rps 0.60-0.77x,
+    #   p50 1.5x; the server waited for a CPU 14-16% of the run (0.4-4% quiet).
     # So: a quarter of the host, 6x the quiet figure and half a busy loop's, while the
     # host is at least 85% busy (a host with idle CPUs starves no one). Judged only where
     # the server's CPU is known (a spawned server or a pid): otherwise a local server's
