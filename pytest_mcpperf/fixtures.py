@@ -29,7 +29,7 @@ from pytest_mcpperf.baseline import Baseline
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.progress import LiveProgress
 from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.settings import RunSettings
+from pytest_mcpperf.settings import PYTEST, RunSettings
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import Target
 
@@ -181,7 +181,7 @@ class PerfClient:
         entry = result.to_dict()
         if plan.memory_check:
             outcome, memory = check_memory(
-                result, plan.memory_check, f"memory_check={plan.memory_check:g}"
+                result, plan.memory_check, f"memory_check={plan.memory_check:g}", PYTEST
             )
             outcomes.append(outcome)
             if memory is not None:

@@ -85,6 +85,12 @@ _OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
     "transport": ("--mcp-transport", "--transport", "LoadSpec.transport"),
     "header": ("--mcp-header", "--header", "LoadSpec.headers"),
     "method": ("the load marker's method=", "--method", "LoadSpec.method"),
+    "warmup": ("the load marker's warmup=", "--warmup-seconds", "LoadSpec.warmup_s"),
+    "memory_check": (
+        "the load marker's memory_check=PERCENT",
+        "--memory-check PERCENT",
+        "check_memory(result, max_growth_percent)",
+    ),
     "params": ("the load marker's params=", "--params", "LoadSpec.params"),
     "server_env": ("--mcp-server-env", "--server-env", "Target.spawn(env)"),
     "server_path": ("--mcp-server-path", "--server-path", "Target.spawn(path)"),

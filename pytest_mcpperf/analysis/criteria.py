@@ -19,6 +19,7 @@ from typing import Any
 from pytest_mcpperf.analysis.memory import GROWTH_LIMIT_PERCENT, analyze_run
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
+from pytest_mcpperf.vocabulary import option
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -280,15 +281,19 @@ def check_thresholds(
 
 #: The seed's memory criterion, `memory_check=True`: no leak and under 10 % growth.
 SEED_MEMORY_GROWTH_PERCENT = GROWTH_LIMIT_PERCENT
-MEMORY_KNOB = (
-    "find what the server keeps per call (a leak keeps rising to the run's end), give "
-    "caches time to fill with a warm-up (the load marker's warmup=, --warmup-seconds), "
-    "or allow more growth (memory_check=PERCENT; --memory-check PERCENT)"
-)
+
+
+def memory_knob(front_end: str) -> str:
+    """What changes the memory check's outcome, in `front_end`'s words."""
+    return (
+        "find what the server keeps per call (a leak keeps rising to the run's end), give "
+        f"caches time to fill with a warm-up ({option(front_end, 'warmup')}), or allow "
+        f"more growth ({option(front_end, 'memory_check')})"
+    )
 
 
 def check_memory(
-    result: Mapping[str, Any], max_growth_percent: float, source: str
+    result: Mapping[str, Any], max_growth_percent: float, source: str, front_end: str = "api"
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """The memory criterion over one run's server RSS readings: the verdict is neither
     `leak` nor `insufficient`, and the fitted growth is under `max_growth_percent`.
@@ -296,7 +301,7 @@ def check_memory(
     Returns the outcome (named ``memory``, its value the growth in percent) and the
     report's `memory` object (verdict, growth, both halves' slopes, reason), or None when
     the run has no readings. The message names the verdict, its reason, the growth, the
-    limit, where the limit came from and what changes it.
+    limit, where the limit came from and what changes it (in `front_end`'s words).
     """
     a = analyze_run(result)
     name, op = "memory", "<"
@@ -334,7 +339,7 @@ def check_memory(
         growth if a.verdict != "insufficient" else None,
         False,
         "; ".join(problems)
-        + f" (criterion: {rule}).\nTo change it: {MEMORY_KNOB}.{_client_note(result)}",
+        + f" (criterion: {rule}).\nTo change it: {memory_knob(front_end)}.{_client_note(result)}",
     ), memory
 
 

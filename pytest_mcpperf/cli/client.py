@@ -375,7 +375,9 @@ def _run(args: argparse.Namespace) -> int:
         data["memory"] = memory_summary(data)
     memory_failed = ""
     if args.memory_check:
-        outcome, _ = check_memory(data, args.memory_check, f"--memory-check {args.memory_check:g}")
+        outcome, _ = check_memory(
+            data, args.memory_check, f"--memory-check {args.memory_check:g}", "cli"
+        )
         data.setdefault("criteria", []).append(outcome.to_dict())
         memory_failed = outcome.message
     if args.html is not None:

@@ -36,3 +36,11 @@ def test_the_text_lines_give_both_halves_and_the_reason() -> None:
     assert lines[1].startswith("Trend: first half 4,096 bytes/request, 2,000.0 KiB/s (+5.9 MiB)")
     assert "second half 4,096 bytes/request" in lines[1]
     assert lines[2].startswith("Reason: RSS kept rising through the second half")
+
+
+def test_the_cli_names_its_own_options_in_the_fix() -> None:
+    outcome, _ = check_memory(run_report(leaking), 10.0, "--memory-check 10", "cli")
+    assert "(from --memory-check 10)" in outcome.message
+    assert "warm-up (--warmup-seconds), or allow more growth (--memory-check PERCENT)" in (
+        outcome.message
+    )

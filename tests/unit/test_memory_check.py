@@ -73,6 +73,7 @@ def test_a_server_that_keeps_4_kib_per_call_fails_as_a_leak() -> None:
     )
     assert "(criterion: no leak, growth < 10%, from memory_check=10)" in outcome.message
     assert "To change it: find what the server keeps per call" in outcome.message
+    assert "(check_memory(result, max_growth_percent))" in outcome.message
     assert failure_message([outcome]).startswith("memory check failed: the server LEAKS")
 
 
@@ -149,8 +150,13 @@ def perf_client(report: Mapping[str, Any], limit: float) -> tuple[PerfClient, li
 
 def test_perf_client_applies_the_memory_check_and_records_it() -> None:
     client, recorded = perf_client(run_report(leaking), 10.0)
-    with pytest.raises(AssertionError, match=r"^memory check failed: the server LEAKS memory"):
+    with pytest.raises(
+        AssertionError, match=r"^memory check failed: the server LEAKS memory"
+    ) as err:
         client.run()
+    # the fix in the pytest front end's words
+    assert "warm-up (the load marker's warmup=)" in str(err.value)
+    assert "more growth (the load marker's memory_check=PERCENT)" in str(err.value)
     entry = recorded[0]
     assert entry["memory"]["verdict"] == "leak"
     assert entry["criteria"][-1]["name"] == "memory"
