@@ -40,7 +40,7 @@ def test_the_text_lines_give_both_halves_and_the_reason() -> None:
 
 def test_the_cli_names_its_own_options_in_the_fix() -> None:
     outcome, _ = check_memory(run_report(leaking), 10.0, "--memory-check 10", "cli")
-    assert "(from --memory-check 10)" in outcome.message
+    assert "growth < 10%, from --memory-check 10)" in outcome.message
     assert "warm-up (--warmup-seconds), or allow more growth (--memory-check PERCENT)" in (
         outcome.message
     )
