@@ -100,6 +100,7 @@ class ServerSection(TypedDict, total=False):
     samples: int
     alive: bool
     series: list[dict[str, float]]
+    processes: dict[str, int]  # {start, peak}: the processes of the sampled tree
     exit_status: int | None  # a spawned server that died during the run
     output_tail: str  # its last lines of output
 
