@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_mcpperf.engine.runner import run
+from pytest_mcpperf.errors import ConfigError
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import Target
 
 pytestmark = pytest.mark.e2e
 
@@ -275,3 +283,81 @@ def test_an_sdk_server_over_stdio_through_the_cli(sdk_server: Path) -> None:
         report = _cli(*stdio, *_cli_kind(kw))
         _check_cli(report, kw.get("method", "tools/call"), min_processes=1)
         assert report["target"]["transport"] == "stdio"
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"tool": "nope"}, "no tool 'nope'; it offers: "),
+        ({"method": "prompts/get", "params": {"name": "nope"}}, "no prompt 'nope'; it offers: "),
+        (
+            {"method": "resources/read", "params": {"uri": "demo://nope"}},
+            "no resource 'demo://nope'; it offers: ",
+        ),
+    ],
+)
+def test_server_everything_preflight_names_what_it_offers(
+    npx: str, kw: dict[str, Any], message: str
+) -> None:
+    """Unknown tool, prompt, resource: a ConfigError within 3 s of the server being up,
+    naming what the server lists (tools, prompts, and resources with their templates)."""
+    offered = {
+        "tool": ("echo", "get-sum"),
+        "prompt": ("simple-prompt", "args-prompt"),
+        "resource": (
+            "demo://resource/dynamic/text/{resourceId}",
+            "demo://resource/static/document/",
+        ),
+    }["tool" if "tool" in kw else kw["method"].split("s/")[0]]
+    with Target.spawn(shlex.split(npx), transport="stdio") as target:
+        spec = LoadSpec(
+            url=target.url, transport="stdio", server_pid=target.pid, duration_s=60.0, **kw
+        )
+        t0 = time.perf_counter()
+        with pytest.raises(ConfigError) as raised:
+            run(spec)
+        took = time.perf_counter() - t0
+    assert message in str(raised.value)
+    assert all(name in str(raised.value) for name in offered), raised.value
+    assert took < 3.0, took
+
+
+def test_an_sdk_server_preflight_through_pytest(
+    pytester: pytest.Pytester, sdk_server: Path
+) -> None:
+    markers = {
+        "tool": 'tool="nope"',
+        "prompt": 'method="prompts/get", params={"name": "nope"}',
+        "resource": 'method="resources/read", params={"uri": "notes://nope"}',
+    }
+    body = "".join(
+        f"""
+        @pytest.mark.load(rate=100, duration=60, {kw})
+        def test_{name}(perf_client, mcp_server):
+            t0 = time.perf_counter()
+            try:
+                perf_client.run()
+            finally:
+                print(f"preflight took {{time.perf_counter() - t0:.3f}} s")
+        """
+        for name, kw in markers.items()
+    )
+    result = _pytest(
+        pytester,
+        "import time\n\nimport pytest\n" + textwrap.dedent(body),
+        "--mcp-transport",
+        "stdio",
+        "--mcp-server-cmd",
+        f"{sys.executable} {sdk_server}",
+    )
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*no tool 'nope'; it offers: add;*",
+            "*no prompt 'nope'; it offers: review;*",
+            "*no resource 'notes://nope'; it offers: notes://today;*",
+        ]
+    )
+    took = [float(s) for s in re.findall(r"preflight took ([0-9.]+) s", result.stdout.str())]
+    assert len(took) == 3, result.stdout.str()
+    assert max(took) < 3.0, took
