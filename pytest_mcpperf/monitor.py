@@ -92,6 +92,7 @@ def summarize(samples: list[Sample], alive: bool = True) -> dict[str, Any]:
         "growth_percent": round(growth, 2),
         "num_fds": {"start": first.num_fds, "peak": max(s.num_fds for s in samples)},
         "num_threads": {"start": first.num_threads, "peak": max(s.num_threads for s in samples)},
+        "processes": {"start": first.processes, "peak": max(s.processes for s in samples)},
         "samples": len(samples),
         "alive": alive,
         "series": series(samples),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_mcpperf.result import request_rows
+
 COLUMNS = ("test", "rps", "p50 ms", "p99 ms", "errors", "server rss MB", "outcome", "verdict")
 
 
@@ -46,18 +48,15 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
 
 
 def per_request_rows(entry: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """One indented row per tool or request kind, when a run sent more than one."""
-    per = entry.get("per_tool")
-    if not isinstance(per, Mapping) or len(per) < 2:
-        return []
+    """Indented rows per method, and per tool or request kind, when a run sent several."""
     out: list[tuple[str, ...]] = []
-    for label, t in per.items():
+    for depth, label, t in request_rows(entry):
         measured = t.get("ok") != 0
         lat = t.get("latency_ms") or {}
         out.append(
             (
-                f"  {label}",
-                "-",
+                "  " * depth + label,
+                _num(t.get("throughput_rps")),
                 _num(lat.get("p50") if measured else None, ".2f"),
                 _num(lat.get("p99") if measured else None, ".2f"),
                 _errors({"requests": {"ok": t.get("ok"), "failed": t.get("failed")}}),

@@ -8,8 +8,14 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pytest_mcpperf.engine import accuracy, stats
-from pytest_mcpperf.result import SCHEMA, Report, ServerSection
-from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.result import (
+    SCHEMA,
+    Report,
+    RequestFigures,
+    ServerSection,
+    request_rows,
+)
+from pytest_mcpperf.spec import TOOLS_CALL, LoadSpec
 from pytest_mcpperf.vocabulary import option
 
 
@@ -54,6 +60,7 @@ def build(
     errors = run.error_counts()
     target = dict(shards[0].target) if shards else {"url": spec.url}
     latency, service = run.total("latency"), run.total("service")
+    methods = {c.tool: c.method for c in spec.workload()}
     return {
         "schema": SCHEMA,
         "scenario": spec.scenario,
@@ -87,13 +94,12 @@ def build(
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],
         "per_tool": {
-            name: {
-                "ok": t.ok,
-                "failed": t.failed,
-                "latency_ms": stats.summary_ms(t.latency),
-                "service_time_ms": stats.summary_ms(t.service),
-            }
+            name: _figures(t, window) | {"method": methods.get(name, TOOLS_CALL)}
             for name, t in run.tools.items()
+        },
+        "per_method": {
+            m: cast(RequestFigures, _figures(t, window))
+            for m, t in _by_method(run, methods).items()
         },
         "errors_by_code": {c: dict(codes) for c, codes in run.errors.items() if codes},
         "histograms": {
@@ -102,6 +108,29 @@ def build(
             "dispatch_lateness_us": stats.encode(check.dispatch_lateness),
         },
     }
+
+
+def _figures(t: stats.ToolStats, window: float) -> dict[str, Any]:
+    """Counts, rate and percentiles of one tool, request kind or method."""
+    return {
+        "ok": t.ok,
+        "failed": t.failed,
+        "throughput_rps": round(t.ok / window, 2) if window else 0.0,
+        "latency_ms": stats.summary_ms(t.latency),
+        "service_time_ms": stats.summary_ms(t.service),
+    }
+
+
+def _by_method(run: stats.RunStats, methods: Mapping[str, str]) -> dict[str, stats.ToolStats]:
+    """The per-tool figures summed by JSON-RPC method (histograms merged, so exact)."""
+    out: dict[str, stats.ToolStats] = {}
+    for name, t in run.tools.items():
+        mine = out.setdefault(methods.get(name, TOOLS_CALL), stats.ToolStats())
+        stats.merge_into(mine.latency, t.latency)
+        stats.merge_into(mine.service, t.service)
+        mine.ok += t.ok
+        mine.failed += t.failed
+    return out
 
 
 def to_json(report: Mapping[str, Any]) -> str:
@@ -143,6 +172,17 @@ def text_block(report: Report) -> str:
         f"Requests per second: {report['throughput_rps']:.2f} "
         f"(ok responses over {report['duration_s']:.1f} s)",
     ]
+    rows = request_rows(report)
+    if rows:
+        lines.append("Per method and request:")
+    for depth, label, t in rows:
+        figures = f"ok {t['ok']}, failed {t['failed']}"
+        if "throughput_rps" in t:
+            figures += f", {t['throughput_rps']:.2f}/s"
+        if t["ok"]:
+            tl = t["latency_ms"]
+            figures += f", p50 {tl['p50']:.2f} ms, p99 {tl['p99']:.2f} ms"
+        lines.append(f"{'  ' * depth}{label}: {figures}")
     if acc.get("target_rps"):
         lines.append(
             f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
