@@ -84,6 +84,13 @@ _HELP = {
         "spawned and spoken to over its stdin/stdout; needs --mcp-server-cmd)",
         "http",
     ),
+    "server_processes": (
+        "N",
+        "start N copies of a stdio server and spread the connections over them (for a "
+        "server that answers one request at a time); a load marker's server_processes= "
+        "starts more for its test",
+        "1",
+    ),
     "headers": (
         '"NAME: VALUE"',
         "send this HTTP header with every request (repeatable; ${VAR} in VALUE is read "
@@ -352,7 +359,7 @@ def server_monitor(mcp_server: Target) -> Iterator[ServerMonitor]:
             'as a URL; let the plugin spawn it with --mcp-server-cmd "CMD {port}"',
             pytrace=False,
         )
-    monitor = ServerMonitor(mcp_server.pid).start()
+    monitor = ServerMonitor(mcp_server.pids).start()
     yield monitor
     monitor.stop()
 
