@@ -32,7 +32,7 @@ from pytest_mcpperf.monitor import ServerMonitor
 from pytest_mcpperf.progress import CallbackSink, LiveProgress, style_for
 from pytest_mcpperf.session import PerfSession, recorder, session_key
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.summary import client_bound_note, comparison_lines, render
+from pytest_mcpperf.summary import client_bound_note, comparison_lines, render, serial_note
 from pytest_mcpperf.target import Target
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
@@ -219,9 +219,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", "mcpperf load results")
     for line in render(entries):
         terminalreporter.write_line(line)
-    note = client_bound_note(entries)
-    if note:
-        terminalreporter.write_line(note, yellow=True)
+    for note in (client_bound_note(entries), serial_note(entries)):
+        if note:
+            terminalreporter.write_line(note, yellow=True)
     compared = comparison_lines(entries)
     if compared:
         terminalreporter.write_sep("-", "mcpperf comparison with the baseline")

@@ -125,6 +125,9 @@ class Report(TypedDict):
     per_tool: dict[str, dict[str, Any]]
     errors_by_code: dict[str, dict[str, int]]
     histograms: dict[str, str]
+    #: pattern "journey" only: journeys, journeys_per_s, and per step (open, list,
+    #: call, close) count, ok, failed, errors and latency_ms (`engine.journey.section`)
+    journey: NotRequired[dict[str, Any]]
 
 
 class Section(Mapping[str, Any]):
