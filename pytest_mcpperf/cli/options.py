@@ -223,16 +223,20 @@ def open_target(args: argparse.Namespace) -> Target:
 
 
 def target_fields(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    """The LoadSpec fields that say where the load goes: url, pid, transport, the stdio
-    command, and the headers (values as given: `${VAR}` is read by the engine)."""
+    """The LoadSpec fields that say where the load goes: url, pid, and `reach_fields`."""
+    return {"url": target.url, "server_pid": target.pid, **reach_fields(args)}
+
+
+def reach_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The LoadSpec fields that say how to reach the server: transport, the stdio
+    command and its copies, and the headers (values as given: `${VAR}` is read by the
+    engine)."""
     headers: dict[str, str] = {}
     for entry in getattr(args, "header", None) or ():
         headers.update(entry)
     transport = getattr(args, "transport", "http")
     command = getattr(args, "server_cmd", None)
     return {
-        "url": target.url,
-        "server_pid": target.pid,
         "transport": transport,
         "server_cmd": tuple(split_command(command)) if transport == "stdio" and command else (),
         "headers": headers,

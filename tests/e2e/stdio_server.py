@@ -2,7 +2,7 @@
 
     python stdio_server.py [--delay-ms D] [--freeze-every-ms P --freeze-for-ms S]
                            [--chatter] [--stderr-kib N] [--die-after N] [--long-line]
-                           [--serial]
+                           [--serial] [--seed-tools]
 
 Speaks the legacy era (initialize), lists one tool `echo`, one resource and one prompt.
 Each tools/call answers after D ms without blocking others (many in flight at once).
@@ -12,6 +12,8 @@ pause): requests that arrive meanwhile wait, as in the HTTP coordinated-omission
 its own. `--stderr-kib N`: writes N KiB to stderr at start (more than a pipe holds).
 `--die-after N`: exits with status 3 after N tool calls, saying why on stderr.
 `--long-line`: answers tools/call with a 2 MiB line.
+`--seed-tools`: also lists the seed's fast_compute, cpu_intensive and memory_allocate
+(every tool name is answered alike), so the stress and memory commands run over stdio.
 `--serial`: tools/call are served one at a time (each takes D ms, the next waits), as
 a single-threaded server that blocks on each request would.
 """
@@ -63,7 +65,10 @@ class Server:
                 "serverInfo": {"name": "stdio-test", "version": "1"},
             }
         elif method == "tools/list":
-            result = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
+            names = ["echo"]
+            if self.opts.seed_tools:
+                names += ["fast_compute", "cpu_intensive", "memory_allocate"]
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
         elif method == "resources/list":
             result = {"resources": [{"uri": "mem://a", "name": "a"}]}
         elif method == "prompts/list":
@@ -111,6 +116,7 @@ async def main() -> None:
     ap.add_argument("--die-after", type=int, default=0)
     ap.add_argument("--long-line", action="store_true")
     ap.add_argument("--serial", action="store_true")
+    ap.add_argument("--seed-tools", action="store_true")
     opts = ap.parse_args()
     server = Server(opts)
     if opts.stderr_kib:
