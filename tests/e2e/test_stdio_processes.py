@@ -57,7 +57,8 @@ def test_one_serial_process_is_reported_and_four_copies_quadruple_throughput() -
         assert four.rss() > 4 * psutil.Process(four.pids[0]).memory_info().rss // 2
         pooled = run(_closed_loop(four, 4))
     capacity = 1000.0 / D_MS
-    assert single.requests.failed == 0 and pooled.requests.failed == 0
+    assert single.requests.failed == 0
+    assert pooled.requests.failed == 0
     assert single.throughput_rps == pytest.approx(capacity, rel=0.15)
     assert pooled.throughput_rps == pytest.approx(4 * single.throughput_rps, rel=0.2)
     stdio = single.report["target"]["stdio"]
@@ -95,7 +96,7 @@ def test_a_spec_asking_for_more_copies_grows_the_pool() -> None:
 
 
 def test_several_processes_are_refused_over_http() -> None:
-    with pytest.raises(ConfigError, match="server_processes.*stdio"):
+    with pytest.raises(ConfigError, match=r"server_processes.*stdio"):
         Target.spawn(["true"], processes=2)
 
 
