@@ -3,13 +3,8 @@ a server that answers one request at a time (no server, no network)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from pytest_mcpperf import cli
-from pytest_mcpperf.cli import client
-from pytest_mcpperf.cli.options import reach_fields
 from pytest_mcpperf.engine import journey
 from pytest_mcpperf.engine.mcp import Outcome
 from pytest_mcpperf.engine.stdio import SERIAL_MIN_QUEUED, SerialStats, serial_note
@@ -79,21 +74,6 @@ def test_option_names() -> None:
     assert option("pytest", "server_processes") == "--mcp-server-processes"
     assert option("cli", "server_processes") == "--server-processes"
     assert option("cli", "journey_calls") == "--journey-calls"
-
-
-def test_cli_journey_and_server_processes() -> None:
-    ns: Any = cli.build_parser().parse_args(
-        ["client", "journey", "--journey-calls", "2", "--transport", "stdio"]
-        + ["--server-cmd", "python s.py", "--server-processes", "3", "--concurrency", "4"]
-    )
-    spec = client.build_spec(ns, "stdio:x", 1, reach_fields(ns))
-    assert (spec.pattern, spec.journey_calls, spec.users) == ("journey", 2, 4)
-    assert (spec.transport, spec.server_processes) == ("stdio", 3)
-    for sub in (["stress", "cpu"], ["memory", "baseline"], ["client", "throughput"]):
-        ns = cli.build_parser().parse_args([*sub, "--server-processes", "2"])
-        assert ns.server_processes == 2
-    with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["client", "journey", "--server-processes", "0"])
 
 
 def _observe(stats: SerialStats, *, service: float, answers: float, n: int) -> None:
