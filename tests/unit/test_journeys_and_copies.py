@@ -3,6 +3,8 @@ a server that answers one request at a time (no server, no network)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_mcpperf.engine import journey
