@@ -74,6 +74,7 @@ def start_server(run: RunSettings) -> Target:
         transport=run.transport,
         env={**os.environ, **run.server_env} if run.server_env else None,
         path=run.server_path,
+        processes=run.server_processes,
     )
 
 

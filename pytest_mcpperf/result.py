@@ -137,6 +137,9 @@ class Report(TypedDict):
     per_method: NotRequired[dict[str, RequestFigures]]  # by JSON-RPC method (tools/call, ...)
     errors_by_code: dict[str, dict[str, int]]
     histograms: dict[str, str]
+    #: pattern "journey" only: journeys, journeys_per_s, and per step (open, list,
+    #: call, close) count, ok, failed, errors and latency_ms (`engine.journey.section`)
+    journey: NotRequired[dict[str, Any]]
 
 
 def request_rows(report: Mapping[str, Any]) -> list[tuple[int, str, Mapping[str, Any]]]:

@@ -109,6 +109,18 @@ def client_bound_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
     )
 
 
+def serial_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """A hint when a stdio server answered one request at a time (`target.stdio`)."""
+    serial = [e for e in entries if _get(e, "target", "stdio", "one_at_a_time")]
+    if not serial:
+        return None
+    return (
+        f"{len(serial)} run(s) found the stdio server answering one request at a time: "
+        "requests queued behind each other. Use --mcp-server-processes N (or the load "
+        "marker's server_processes=N) to spread the load over N copies."
+    )
+
+
 def comparison_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """Each compared run's verdict against its baseline, and why, for the terminal."""
     lines = []

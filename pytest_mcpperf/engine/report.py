@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pytest_mcpperf.engine import accuracy, stats
+from pytest_mcpperf.engine import accuracy, journey, stats
 from pytest_mcpperf.result import (
     SCHEMA,
     Report,
@@ -16,7 +16,7 @@ from pytest_mcpperf.result import (
     request_rows,
 )
 from pytest_mcpperf.spec import TOOLS_CALL, LoadSpec
-from pytest_mcpperf.vocabulary import option
+from pytest_mcpperf.vocabulary import JOURNEY, option
 
 
 @dataclass
@@ -59,9 +59,11 @@ def build(
     ok, failed = run.ok, run.failed
     errors = run.error_counts()
     target = dict(shards[0].target) if shards else {"url": spec.url}
+    journeys = [s.target["journey"] for s in shards if "journey" in s.target]
+    target.pop("journey", None)
     latency, service = run.total("latency"), run.total("service")
     methods = {c.tool: c.method for c in spec.workload()}
-    return {
+    report: Report = {
         "schema": SCHEMA,
         "scenario": spec.scenario,
         "pattern": spec.pattern,
@@ -108,6 +110,9 @@ def build(
             "dispatch_lateness_us": stats.encode(check.dispatch_lateness),
         },
     }
+    if spec.pattern == JOURNEY:
+        report["journey"] = journey.section(journeys, spec, window)
+    return report
 
 
 def _figures(t: stats.ToolStats, window: float) -> dict[str, Any]:
@@ -195,6 +200,22 @@ def text_block(report: Report) -> str:
             f"{late['p99']} us, max {late['max']} us over {late['count']} timed sends"
         )
     lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
+    journeys = report.get("journey")
+    if isinstance(journeys, Mapping):
+        lines.append(
+            f"Journeys: {journeys['journeys']} completed ({journeys['journeys_per_s']:.2f}/s), "
+            f"{journeys['failed_journeys']} failed to open"
+        )
+        for name, st in journeys["steps"].items():
+            if st["count"]:
+                lat = st["latency_ms"]
+                lines.append(
+                    f"  {name}: {st['count']} ({st['failed']} failed), p50 {lat['p50']:.2f} "
+                    f"ms, p90 {lat['p90']:.2f} ms, p99 {lat['p99']:.2f} ms"
+                )
+    stdio = report["target"].get("stdio")
+    if isinstance(stdio, Mapping) and stdio.get("note"):
+        lines.append(f"Server: {stdio['note']}")
     if acc.get("host_cpus"):
         other = acc.get("host_other_work_percent")
         lines.append(
