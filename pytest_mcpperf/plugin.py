@@ -376,7 +376,12 @@ def stress_check(mcp_server: Target, perf_client: PerfClient) -> StressCheck:
     (reliability_percent, grade, recovery_s, server_alive, passed), recorded for the
     summary and the report.
     """
-    return StressCheck(mcp_server, lambda spec: load_engine().run(spec), perf_client.record)
+    return StressCheck(
+        mcp_server,
+        lambda spec: load_engine().run(spec),
+        perf_client.record,
+        reach=perf_client.reach,
+    )
 
 
 @pytest.fixture
