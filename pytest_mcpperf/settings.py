@@ -174,6 +174,23 @@ def parse_mix(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
     return tuple(_mix_entry(entry, name, where, expected) for entry in value)
 
 
+def parse_mix_json(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
+    """A mix given as JSON text (the command line): a list of [tool, arguments, weight]
+    entries or {"method", "params", "weight"} objects; a list is taken as is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _fail(
+                name,
+                value,
+                where,
+                'a JSON list, e.g. \'[["fast_compute", {"input": 5}, 3], '
+                '{"method": "resources/read", "params": {"uri": "file:///a"}, "weight": 1}]\'',
+            ) from None
+    return parse_mix(value, name, where)
+
+
 def _mix_entry(entry: object, name: str, where: str, expected: str) -> ToolCall:
     if isinstance(entry, Mapping) and entry.get("method", TOOLS_CALL) != TOOLS_CALL:
         return _method_entry(

@@ -137,6 +137,16 @@ def _run_options() -> argparse.ArgumentParser:
         help='the request\'s params as a JSON object, e.g. \'{"uri": "file:///a.txt"}\' '
         "for resources/read (default: {})",
     )
+    add_typed(
+        g,
+        "--mix",
+        settings.parse_mix_json,
+        metavar="JSON",
+        default=None,
+        help="a weighted mix instead of one request: a JSON list of [tool, arguments, "
+        'weight] and {"method": ..., "params": ..., "weight": ...} entries, e.g. '
+        '\'[["echo", {}, 3], {"method": "resources/read", "params": {"uri": "file:///a"}}]\'',
+    )
     g.add_argument(
         "--arrival",
         choices=ARRIVALS,
@@ -314,6 +324,9 @@ def build_spec(
     elif method != TOOLS_CALL:
         fields.update(method=method, params=params, tool=request_label(method, params))
         fields["arguments"] = {}
+    mix = getattr(args, "mix", None)
+    if mix:
+        fields.update(mix=mix, tool=mix[0].tool, arguments=dict(mix[0].arguments))
     return LoadSpec(
         pattern=mode.pattern,
         rate=getattr(args, "requests_per_second", 0.0),

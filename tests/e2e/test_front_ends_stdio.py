@@ -126,3 +126,24 @@ def test_stress_check_probes_a_stdio_server_the_way_the_test_reaches_it(
         timeout=120,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_cli_mix_of_request_kinds_over_stdio() -> None:
+    mix = '[["echo", {}, 1], {"method": "resources/read", "params": {"uri": "mem://a"}}]'
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput"),
+            *("--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"),
+            *("--mix", mix, "--requests-per-second", "100", "--duration-seconds", "1", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["requests"]["ok"] == 100
+    assert set(report["per_method"]) == {"tools/call", "resources/read"}
+    assert all(m["ok"] > 20 for m in report["per_method"].values())

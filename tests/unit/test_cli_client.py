@@ -134,6 +134,9 @@ def test_exit_statuses_agree_in_code_help_and_readme(capsys: pytest.CaptureFixtu
         (["--timeout-seconds", "inf"], "--timeout-seconds"),
         (["--timeout-seconds", "1e300"], "--timeout-seconds"),
         (["--max-response-bytes", "10"], "--max-response-bytes"),
+        (["--mix", "[echo"], "--mix"),
+        (["--mix", "[]"], "--mix"),
+        (["--mix", '[{"method": "nope/nope"}]'], "--mix"),
     ],
 )
 def test_bad_inputs_are_usage_errors_that_name_the_option(
