@@ -162,3 +162,29 @@ def test_cli_memory_over_stdio() -> None:
     report = json.loads(proc.stdout)
     assert report["memory"]["samples"], report["memory"]
     assert proc.stderr == "" or "Traceback" not in proc.stderr
+
+
+def test_the_pytest_summary_says_when_a_stdio_server_answered_one_at_a_time(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.load(pattern="concurrent", users=8, concurrency=8, duration=2,
+                          tool="echo")
+        def test_serial(perf_client):
+            perf_client.run()
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--mcp-transport",
+        "stdio",
+        "--mcp-server-cmd",
+        f"{sys.executable} {SERVER} --serial --delay-ms {D_MS}",
+        "-p",
+        "no:cacheprovider",
+        timeout=120,
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*answering one request at a time*--mcp-server-processes N*"])
