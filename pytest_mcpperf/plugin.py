@@ -32,7 +32,13 @@ from pytest_mcpperf.monitor import ServerMonitor
 from pytest_mcpperf.progress import CallbackSink, LiveProgress, style_for
 from pytest_mcpperf.session import PerfSession, recorder, session_key
 from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.summary import client_bound_note, comparison_lines, contended_note, render
+from pytest_mcpperf.summary import (
+    client_bound_note,
+    comparison_lines,
+    contended_note,
+    render,
+    serial_note,
+)
 from pytest_mcpperf.target import Target
 
 scenario_key = pytest.StashKey[cfg.Scenario]()
@@ -83,6 +89,13 @@ _HELP = {
         "how to reach the server: Streamable HTTP, or stdio (the server command is "
         "spawned and spoken to over its stdin/stdout; needs --mcp-server-cmd)",
         "http",
+    ),
+    "server_processes": (
+        "N",
+        "start N copies of a stdio server and spread the connections over them (for a "
+        "server that answers one request at a time); a load marker's server_processes= "
+        "starts more for its test",
+        "1",
     ),
     "headers": (
         '"NAME: VALUE"',
@@ -212,7 +225,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", "mcpperf load results")
     for line in render(entries):
         terminalreporter.write_line(line)
-    for note in (client_bound_note(entries), contended_note(entries)):
+    for note in (client_bound_note(entries), contended_note(entries), serial_note(entries)):
         if note:
             terminalreporter.write_line(note, yellow=True)
     compared = comparison_lines(entries)
@@ -356,7 +369,7 @@ def server_monitor(mcp_server: Target) -> Iterator[ServerMonitor]:
             'as a URL; let the plugin spawn it with --mcp-server-cmd "CMD {port}"',
             pytrace=False,
         )
-    monitor = ServerMonitor(mcp_server.pid).start()
+    monitor = ServerMonitor(mcp_server.pids).start()
     yield monitor
     monitor.stop()
 
@@ -373,7 +386,12 @@ def stress_check(mcp_server: Target, perf_client: PerfClient) -> StressCheck:
     (reliability_percent, grade, recovery_s, server_alive, passed), recorded for the
     summary and the report.
     """
-    return StressCheck(mcp_server, lambda spec: load_engine().run(spec), perf_client.record)
+    return StressCheck(
+        mcp_server,
+        lambda spec: load_engine().run(spec),
+        perf_client.record,
+        reach=perf_client.reach,
+    )
 
 
 @pytest.fixture

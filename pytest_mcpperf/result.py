@@ -100,8 +100,19 @@ class ServerSection(TypedDict, total=False):
     samples: int
     alive: bool
     series: list[dict[str, float]]
+    processes: dict[str, int]  # {start, peak}: the processes of the sampled tree
     exit_status: int | None  # a spawned server that died during the run
     output_tail: str  # its last lines of output
+
+
+class RequestFigures(TypedDict):
+    """One method's (or one tool's, prompt's, resource's) share of a run."""
+
+    ok: int
+    failed: int
+    throughput_rps: float  # its ok completions over the measured window
+    latency_ms: Percentiles
+    service_time_ms: Percentiles
 
 
 class Report(TypedDict):
@@ -122,9 +133,40 @@ class Report(TypedDict):
     server: ServerSection
     timeseries: list[dict[str, Any]]
     criteria: list[dict[str, Any]]
-    per_tool: dict[str, dict[str, Any]]
+    per_tool: dict[str, dict[str, Any]]  # by tool, prompt or resource: `RequestFigures` + method
+    per_method: NotRequired[dict[str, RequestFigures]]  # by JSON-RPC method (tools/call, ...)
     errors_by_code: dict[str, dict[str, int]]
     histograms: dict[str, str]
+    #: pattern "journey" only: journeys, journeys_per_s, and per step (open, list,
+    #: call, close) count, ok, failed, errors and latency_ms (`engine.journey.section`)
+    journey: NotRequired[dict[str, Any]]
+
+
+def request_rows(report: Mapping[str, Any]) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """A run's figures per method and per request, as (depth, name, figures) rows.
+
+    None when the run sent one kind of request. With several methods: a row per method
+    (depth 1), its name the one tool, prompt or resource it was about if only one, else
+    followed by a row per request (depth 2). With one method: a row per request (depth 1)
+    when there are several. The same rows make the pytest table and the CLI's text.
+    """
+    per_tool: Mapping[str, Any] = report.get("per_tool") or {}
+    per_method: Mapping[str, Any] = report.get("per_method") or {}
+    if len(per_method) < 2:
+        return [(1, name, t) for name, t in per_tool.items()] if len(per_tool) > 1 else []
+    names: dict[str, list[str]] = {m: [] for m in per_method}
+    for name, t in per_tool.items():
+        names.setdefault(str(t.get("method", "tools/call")), []).append(name)
+    rows: list[tuple[int, str, Mapping[str, Any]]] = []
+    for method, figures in per_method.items():
+        mine = names.get(method, [])
+        if len(mine) == 1:
+            only = mine[0]
+            rows.append((1, only if only.startswith(method) else f"{method} {only}", figures))
+        else:
+            rows.append((1, method, figures))
+            rows += [(2, n, per_tool[n]) for n in mine]
+    return rows
 
 
 class Section(Mapping[str, Any]):

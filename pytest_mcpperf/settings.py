@@ -198,6 +198,23 @@ def parse_mix(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
     return tuple(_mix_entry(entry, name, where, expected) for entry in value)
 
 
+def parse_mix_json(value: object, name: str, where: str) -> tuple[ToolCall, ...]:
+    """A mix given as JSON text (the command line): a list of [tool, arguments, weight]
+    entries or {"method", "params", "weight"} objects; a list is taken as is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _fail(
+                name,
+                value,
+                where,
+                'a JSON list, e.g. \'[["fast_compute", {"input": 5}, 3], '
+                '{"method": "resources/read", "params": {"uri": "file:///a"}, "weight": 1}]\'',
+            ) from None
+    return parse_mix(value, name, where)
+
+
 def _mix_entry(entry: object, name: str, where: str, expected: str) -> ToolCall:
     if isinstance(entry, Mapping) and entry.get("method", TOOLS_CALL) != TOOLS_CALL:
         return _method_entry(
@@ -401,6 +418,8 @@ MARKER_KEYWORDS: dict[str, tuple[str, Parser]] = {
     "method": ("method", parse_method),
     "params": ("params", parse_json_object),
     "headers": ("headers", parse_headers),
+    "server_processes": ("server_processes", parse_positive_int),
+    "journey_calls": ("journey_calls", parse_non_negative_int),
 }
 
 MARKER_SIGNATURE = (
@@ -409,7 +428,7 @@ MARKER_SIGNATURE = (
     "memory_check=False, warmup=0, timeout=30, "
     "arrival='constant', burst_size=100, burst_interval=5, ramp_to=None, mix=[], "
     "protocol='auto'|'modern'|'legacy', processes=1, method='tools/call', params={}, "
-    "headers={}, max_response_bytes=16777216)"
+    "headers={}, max_response_bytes=16777216, server_processes=1, journey_calls=5)"
 )
 
 
@@ -517,6 +536,14 @@ SETTINGS: tuple[Setting, ...] = (
         "http",
     ),
     Setting(
+        "server_processes",
+        option(PYTEST, "server_processes"),
+        "mcp_server_processes",
+        "MCPPERF_SERVER_PROCESSES",
+        parse_positive_int,
+        1,
+    ),
+    Setting(
         "headers",
         option(PYTEST, "header"),
         "mcp_headers",
@@ -562,6 +589,7 @@ class RunSettings:
     processes: int = 1
     startup_timeout: float = 20.0
     transport: str = "http"
+    server_processes: int = 1
     headers: Mapping[str, str] | None = None
     server_env: Mapping[str, str] | None = None
     server_path: str = "/mcp"
@@ -601,6 +629,12 @@ def resolve_run_settings(config: ConfigLike, env: Mapping[str, str] | None = Non
             f"{sources['transport']}) are set: a stdio server is spawned from "
             f"{option(PYTEST, 'server_cmd')}; give that instead of the URL"
         )
+    if values["server_processes"] > 1 and values["transport"] != "stdio":
+        raise ConfigError(
+            f"{option(PYTEST, 'server_processes')} (from {sources['server_processes']}) "
+            f"is for stdio servers ({option(PYTEST, 'transport')} stdio): an HTTP server "
+            "runs its own workers"
+        )
     if values["url"] and values["server_cmd"]:
         raise ConfigError(
             f"both an MCP URL (from {sources['url']}) and a server command (from "
@@ -638,7 +672,11 @@ def build_spec(
     scenario: str = "",
 ) -> LoadSpec:
     """The LoadSpec of one run: overrides > marker > CLI/env/ini > LoadSpec defaults."""
-    fields: dict[str, Any] = {"processes": run.processes, "transport": run.transport}
+    fields: dict[str, Any] = {
+        "processes": run.processes,
+        "transport": run.transport,
+        "server_processes": run.server_processes,
+    }
     if run.transport == "stdio" and run.server_cmd:
         fields["server_cmd"] = tuple(split_command(run.server_cmd))
     headers = dict(run.headers or {})
@@ -653,6 +691,12 @@ def build_spec(
     if fields.get("method", TOOLS_CALL) != TOOLS_CALL:
         fields.setdefault("tool", request_label(fields["method"], fields.get("params", {})))
         fields.setdefault("arguments", {})
+    if fields["server_processes"] > 1 and run.transport != "stdio":
+        raise ConfigError(
+            f"server_processes={fields['server_processes']} from marker load is for stdio "
+            f"servers ({option(PYTEST, 'transport')} stdio): an HTTP server runs its own "
+            "workers"
+        )
     if run.duration is not None:  # --perf-duration caps every scenario, on purpose
         fields["duration_s"] = run.duration
     if "mix" in fields and "tool" not in fields:
@@ -693,6 +737,8 @@ def header_line(run: RunSettings) -> str:
     )
     if run.transport != "http":
         line += f", transport {run.transport}"
+    if run.server_processes > 1:
+        line += f", server processes {run.server_processes}"
     if run.headers:  # names only: values may be secrets
         line += ", headers " + " ".join(sorted(run.headers))
     return line

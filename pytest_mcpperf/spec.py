@@ -78,6 +78,10 @@ class LoadSpec:
     "cli" or "api") is who built the spec; messages name that front end's options.
     `max_response_bytes` bounds one answer (a body, or one SSE event): past it the
     request is counted `too_large`, so a huge or endless answer cannot grow memory.
+    `server_processes` copies of a stdio server share the connections (round robin),
+    for a server that answers one request at a time. `journey` is the closed loop of
+    whole sessions: each user opens one, lists the tools, makes `journey_calls` calls
+    and closes it, again and again (`engine.journey`).
     """
 
     url: str
@@ -108,6 +112,8 @@ class LoadSpec:
     method: str = TOOLS_CALL
     params: Mapping[str, Any] = field(default_factory=dict)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    server_processes: int = 1
+    journey_calls: int = 5
 
     def replace(self, **changes: Any) -> LoadSpec:
         return dataclasses.replace(self, **changes)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_mcpperf.result import request_rows
+
 COLUMNS = (
     "test",
     "rps",
@@ -75,18 +77,15 @@ def row(entry: Mapping[str, Any], name: str | None = None) -> tuple[str, ...]:
 
 
 def per_request_rows(entry: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """One indented row per tool or request kind, when a run sent more than one."""
-    per = entry.get("per_tool")
-    if not isinstance(per, Mapping) or len(per) < 2:
-        return []
+    """Indented rows per method, and per tool or request kind, when a run sent several."""
     out: list[tuple[str, ...]] = []
-    for label, t in per.items():
+    for depth, label, t in request_rows(entry):
         measured = t.get("ok") != 0
         lat = t.get("latency_ms") or {}
         out.append(
             (
-                f"  {label}",
-                "-",
+                "  " * depth + label,
+                _num(t.get("throughput_rps")),
                 _num(lat.get("p50") if measured else None, ".2f"),
                 _num(lat.get("p99") if measured else None, ".2f"),
                 _errors({"requests": {"ok": t.get("ok"), "failed": t.get("failed")}}),
@@ -156,6 +155,18 @@ def contended_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
             "(or use a quieter host) and run again.",
             *hit,
         ]
+    )
+
+
+def serial_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """A hint when a stdio server answered one request at a time (`target.stdio`)."""
+    serial = [e for e in entries if _get(e, "target", "stdio", "one_at_a_time")]
+    if not serial:
+        return None
+    return (
+        f"{len(serial)} run(s) found the stdio server answering one request at a time: "
+        "requests queued behind each other. Use --mcp-server-processes N (or the load "
+        "marker's server_processes=N) to spread the load over N copies."
     )
 
 

@@ -45,6 +45,8 @@ _live: weakref.WeakSet[SpawnedServer | StdioServer] = weakref.WeakSet()
 #: running stdio servers of this process, by pid: the engine's stdio transport finds
 #: the pipes of the server a spec names (`LoadSpec.server_pid`) here
 _stdio_by_pid: dict[int, StdioServer] = {}
+#: pools of copies of one stdio server, by the pid of their first member
+_pools: dict[int, StdioPool] = {}
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -475,6 +477,68 @@ class StdioServer:
         self.stop()
 
 
+class StdioPool:
+    """Copies of one stdio server command, for servers that answer one request at a
+    time: the stdio transport spreads its connections (and so the users) over them.
+
+    Behaves as one server to the rest of the package: `pid` is the first member's,
+    `alive()` means every member runs, `stop()` stops them all; `pids` are the
+    members' pids, whose process trees are sampled together. `grow(n)` starts more
+    copies (same command, environment and directory) until there are `n`.
+    """
+
+    def __init__(self, first: StdioServer) -> None:
+        self.members = [first]
+        _pools[first.pid] = self
+
+    @property
+    def pid(self) -> int:
+        return self.members[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [m.pid for m in self.members]
+
+    @property
+    def url(self) -> str:
+        return self.members[0].url
+
+    def grow(self, n: int) -> StdioPool:
+        first = self.members[0]
+        while len(self.members) < n:
+            self.members.append(StdioServer(first.argv, env=first.env, cwd=first.cwd).start())
+        return self
+
+    def alive(self) -> bool:
+        return all(m.alive() for m in self.members)
+
+    def _dead(self) -> StdioServer:
+        return next((m for m in self.members if not m.alive()), self.members[0])
+
+    @property
+    def exit_status(self) -> int | None:
+        return self._dead().exit_status
+
+    def output_tail(self, lines: int = 30) -> str:
+        return self._dead().output_tail(lines)
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        _pools.pop(self.members[0].pid, None)
+        statuses = [m.stop(grace_s) for m in self.members]
+        return statuses[0]
+
+
+def stdio_pool(pid: int | None) -> StdioPool | None:
+    """The pool of stdio servers whose first member has `pid`, if this process has one."""
+    return None if pid is None else _pools.get(pid)
+
+
+def server_pids(pid: int) -> list[int]:
+    """The pids whose process trees make up the server `pid`: a pool's members, or `pid`."""
+    pool = _pools.get(pid)
+    return pool.pids if pool is not None else [pid]
+
+
 def stdio_server(pid: int | None) -> StdioServer | None:
     """The running stdio server this process started with `pid`, if any."""
     return None if pid is None else _stdio_by_pid.get(pid)
@@ -497,7 +561,7 @@ class Target:
         url: str,
         pid: int | None = None,
         *,
-        server: SpawnedServer | StdioServer | None = None,
+        server: SpawnedServer | StdioServer | StdioPool | None = None,
         front_end: str = "api",
     ) -> None:
         self.url = url
@@ -522,11 +586,14 @@ class Target:
         front_end: str = "api",
         transport: str = "http",
         path: str = DEFAULT_PATH,
+        processes: int = 1,
     ) -> Target:
         """Start `command` (the bundled server when None) on a free port; wait until ready.
 
         `transport="stdio"` starts `command` with pipes instead (`StdioServer`): its
-        url is `stdio:COMMAND`, and its readiness is the MCP handshake of the first run.
+        url is `stdio:COMMAND`, and its readiness is the MCP handshake of the first run;
+        `processes` > 1 starts that many copies (a `StdioPool`), for a server that
+        answers one request at a time.
         """
         if transport == "stdio":
             if not command:
@@ -534,8 +601,19 @@ class Target:
                     f"the stdio transport needs the server's command: give "
                     f'{option(front_end, "server_cmd")}, e.g. "python my_server.py"'
                 )
-            stdio = StdioServer(command, env=env, cwd=cwd).start()
-            return cls(stdio.url, stdio.pid, server=stdio, front_end=front_end)
+            pool = StdioPool(StdioServer(command, env=env, cwd=cwd).start())
+            try:
+                pool.grow(processes)
+            except BaseException:
+                pool.stop()
+                raise
+            return cls(pool.url, pool.pid, server=pool, front_end=front_end)
+        if processes != 1:
+            raise ConfigError(
+                f"{option(front_end, 'server_processes')} is for stdio servers "
+                f"({option(front_end, 'transport')} stdio): an HTTP server runs its own "
+                "workers"
+            )
         server = SpawnedServer(
             command, startup_timeout_s=startup_timeout_s, env=env, cwd=cwd, path=path
         )
@@ -564,9 +642,16 @@ class Target:
         return self.server is not None
 
     @property
-    def process(self) -> SpawnedServer | StdioServer | None:
+    def process(self) -> SpawnedServer | StdioServer | StdioPool | None:
         """The spawned server behind this target (None for a URL)."""
         return self.server
+
+    @property
+    def pids(self) -> list[int]:
+        """The pids whose process trees are the server (several for a stdio pool)."""
+        if self.pid is None:
+            return []
+        return self.server.pids if isinstance(self.server, StdioPool) else [self.pid]
 
     @property
     def protocol_version(self) -> str:
@@ -621,7 +706,7 @@ class Target:
         from pytest_mcpperf.monitor import rss_bytes
 
         try:
-            return rss_bytes(self.pid)
+            return sum(rss_bytes(pid) for pid in self.pids)
         except psutil.Error as exc:
             raise TargetError(
                 f"cannot read the memory of server pid {self.pid} ({exc}); "
@@ -648,6 +733,7 @@ def _pid_fix(front_end: str) -> str:
 
 __all__ = [
     "SpawnedServer",
+    "StdioPool",
     "StdioServer",
     "Target",
     "accepts_tcp",
@@ -655,7 +741,9 @@ __all__ = [
     "check_url",
     "free_port",
     "host_port",
+    "server_pids",
     "split_command",
+    "stdio_pool",
     "stdio_server",
     "wait_reachable",
 ]

@@ -12,9 +12,21 @@ from typing import Final, Literal
 # -- load patterns --------------------------------------------------------------------
 #: Open-loop patterns send on a schedule computed from the start; `concurrent` is the
 #: closed loop of `users`.
+#: `journey` is a closed loop too: each user repeats a whole session (open, tools/list,
+#: calls, close), each step timed (`engine.journey`).
 OPEN_LOOP_PATTERNS: Final = ("throughput", "latency", "burst", "ramp", "stress", "soak")
-CLOSED_LOOP_PATTERNS: Final = ("concurrent",)
-PATTERNS: Final = ("throughput", "latency", "concurrent", "burst", "ramp", "stress", "soak")
+CLOSED_LOOP_PATTERNS: Final = ("concurrent", "journey")
+JOURNEY: Final = "journey"
+PATTERNS: Final = (
+    "throughput",
+    "latency",
+    "concurrent",
+    "journey",
+    "burst",
+    "ramp",
+    "stress",
+    "soak",
+)
 ARRIVALS: Final = ("constant", "poisson")
 
 # -- MCP protocol eras -----------------------------------------------------------------
@@ -83,6 +95,16 @@ _OPTIONS: Final[dict[str, tuple[str, str, str]]] = {
         "LoadSpec.server_pid",
     ),
     "transport": ("--mcp-transport", "--transport", "LoadSpec.transport"),
+    "server_processes": (
+        "--mcp-server-processes",
+        "--server-processes",
+        "LoadSpec.server_processes",
+    ),
+    "journey_calls": (
+        "the load marker's journey_calls=",
+        "--journey-calls",
+        "LoadSpec.journey_calls",
+    ),
     "header": ("--mcp-header", "--header", "LoadSpec.headers"),
     "method": ("the load marker's method=", "--method", "LoadSpec.method"),
     "warmup": ("the load marker's warmup=", "--warmup-seconds", "LoadSpec.warmup_s"),

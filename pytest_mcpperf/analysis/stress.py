@@ -294,6 +294,9 @@ class StressLoad:
     requests_per_second: float = 200.0
     error_rate_percent: int = 50
     front_end: str = "api"  # whose option names the engine's messages use
+    #: LoadSpec fields that say how to reach the server (transport, server_cmd,
+    #: headers, server_processes), given to the stress and probe runs alike
+    reach: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in STRESS_MODES:
@@ -515,8 +518,13 @@ def run_stress(
     clock: Callable[[], float],
 ) -> Phases:
     """`load`'s stress phase against `server`, between the policy's probes."""
-    probe = policy.probe_spec(server.url, load.front_end)
+    probe = policy.probe_spec(server.url, load.front_end).replace(
+        server_pid=server.pid, **load.reach
+    )
     expected, faults = stress_specs(load, server.url, server.pid)
+    if load.reach:
+        expected = expected.replace(**load.reach)
+        faults = faults.replace(**load.reach) if faults is not None else None
     return stress_with_recovery(
         lambda: run_many([expected] if faults is None else [expected, faults]),
         lambda: run_many([probe])[0],

@@ -39,7 +39,7 @@ from pytest_mcpperf.spec import (
     LoadSpec,
     request_label,
 )
-from pytest_mcpperf.vocabulary import ARRIVALS, DEFAULT_MAX_RESPONSE_BYTES, PROTOCOLS
+from pytest_mcpperf.vocabulary import ARRIVALS, DEFAULT_MAX_RESPONSE_BYTES, PROTOCOLS, option
 
 MAX_ERROR_RATE = 0.01
 
@@ -64,6 +64,14 @@ MODES = {
         "concurrent",
         "fast_compute",
         "closed loop: --concurrency users, each with its own session",
+        0.0,
+    ),
+    "journey": Mode(
+        "journey",
+        "fast_compute",
+        "closed loop of whole sessions: --concurrency users, each repeating open "
+        "(connect + handshake), tools/list, --journey-calls calls, close (DELETE), "
+        "each step timed",
         0.0,
     ),
 }
@@ -130,6 +138,16 @@ def _run_options() -> argparse.ArgumentParser:
         default=None,
         help='the request\'s params as a JSON object, e.g. \'{"uri": "file:///a.txt"}\' '
         "for resources/read (default: {})",
+    )
+    add_typed(
+        g,
+        "--mix",
+        settings.parse_mix_json,
+        metavar="JSON",
+        default=None,
+        help="a weighted mix instead of one request: a JSON list of [tool, arguments, "
+        'weight] and {"method": ..., "params": ..., "weight": ...} entries, e.g. '
+        '\'[["echo", {}, 3], {"method": "resources/read", "params": {"uri": "file:///a"}}]\'',
     )
     g.add_argument(
         "--memory-check",
@@ -265,6 +283,15 @@ def _add_mode_options(m: argparse.ArgumentParser, name: str, mode: Mode) -> None
             default=10,
             help="memory_allocate MiB per call (default: 10)",
         )
+    elif name == "journey":
+        add_typed(
+            g,
+            option("cli", "journey_calls"),
+            settings.parse_non_negative_int,
+            metavar="N",
+            default=5,
+            help="requests per journey, between tools/list and close (default: 5)",
+        )
     elif name == "burst":
         add_typed(
             g,
@@ -311,6 +338,9 @@ def build_spec(
     elif method != TOOLS_CALL:
         fields.update(method=method, params=params, tool=request_label(method, params))
         fields["arguments"] = {}
+    mix = getattr(args, "mix", None)
+    if mix:
+        fields.update(mix=mix, tool=mix[0].tool, arguments=dict(mix[0].arguments))
     return LoadSpec(
         pattern=mode.pattern,
         rate=getattr(args, "requests_per_second", 0.0),
@@ -328,6 +358,7 @@ def build_spec(
         max_response_bytes=args.max_response_bytes,
         burst_size=getattr(args, "burst_size", 100),
         burst_interval_s=getattr(args, "burst_interval_seconds", 5.0),
+        journey_calls=getattr(args, "journey_calls", 5),
         protocol=args.protocol,
         processes=args.processes,
         scenario=f"client {args.mode}",

@@ -106,6 +106,16 @@ def common_options(*, suppress: bool) -> argparse.ArgumentParser:
     )
     add_typed(
         g,
+        flag("server_processes"),
+        settings.parse_positive_int,
+        metavar="N",
+        default=d(1),
+        help="with --transport stdio: start N copies of the server and spread the "
+        "connections over them, for a server that answers one request at a time "
+        "(default: 1)",
+    )
+    add_typed(
+        g,
         flag("header"),
         lambda v, n, w: settings.parse_headers([v], n, w),
         metavar='"NAME: VALUE"',
@@ -184,6 +194,12 @@ def open_target(args: argparse.Namespace) -> Target:
             f"{option(CLI, 'url')} and {option(CLI, 'transport')} stdio are both set: a "
             f"stdio server is spawned from {option(CLI, 'server_cmd')}; give that instead"
         )
+    server_processes = int(getattr(args, "server_processes", 1) or 1)
+    if server_processes > 1 and getattr(args, "transport", "http") != "stdio":
+        raise ConfigError(
+            f"{option(CLI, 'server_processes')} is for stdio servers "
+            f"({option(CLI, 'transport')} stdio): an HTTP server runs its own workers"
+        )
     if url:
         return Target.at_url(url, pid=pid, front_end=CLI)
     if pid is not None:
@@ -202,23 +218,29 @@ def open_target(args: argparse.Namespace) -> Target:
         transport=getattr(args, "transport", "http"),
         env={**os.environ, **extra_env} if extra_env else None,
         path=getattr(args, "server_path", "/mcp"),
+        processes=server_processes,
     )
 
 
 def target_fields(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    """The LoadSpec fields that say where the load goes: url, pid, transport, the stdio
-    command, and the headers (values as given: `${VAR}` is read by the engine)."""
+    """The LoadSpec fields that say where the load goes: url, pid, and `reach_fields`."""
+    return {"url": target.url, "server_pid": target.pid, **reach_fields(args)}
+
+
+def reach_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The LoadSpec fields that say how to reach the server: transport, the stdio
+    command and its copies, and the headers (values as given: `${VAR}` is read by the
+    engine)."""
     headers: dict[str, str] = {}
     for entry in getattr(args, "header", None) or ():
         headers.update(entry)
     transport = getattr(args, "transport", "http")
     command = getattr(args, "server_cmd", None)
     return {
-        "url": target.url,
-        "server_pid": target.pid,
         "transport": transport,
         "server_cmd": tuple(split_command(command)) if transport == "stdio" and command else (),
         "headers": headers,
+        "server_processes": int(getattr(args, "server_processes", 1) or 1),
     }
 
 

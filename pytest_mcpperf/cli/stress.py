@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ from pytest_mcpperf.analysis.stress import (
     run_stress,
 )
 from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
-from pytest_mcpperf.cli.options import add_typed, engine, open_target
+from pytest_mcpperf.cli.options import add_typed, engine, open_target, reach_fields
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import (
@@ -273,7 +274,8 @@ def default_run_many() -> RunMany:
 def run_phases(
     args: argparse.Namespace, target: MeasuredServer, run_many: RunMany, clock: Callable[[], float]
 ) -> Phases:
-    return run_stress(target, stress_load(args), probe_policy(args), run_many, clock)
+    load = dataclasses.replace(stress_load(args), reach=reach_fields(args))
+    return run_stress(target, load, probe_policy(args), run_many, clock)
 
 
 def _pct(n: int, d: int) -> str:

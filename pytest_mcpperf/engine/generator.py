@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mcpperf.engine import accuracy, schedule, timer
+from pytest_mcpperf.engine import accuracy, journey, schedule, timer
 from pytest_mcpperf.engine.control import preflight
 from pytest_mcpperf.engine.mcp import (
     McpAuthError,
@@ -43,6 +43,7 @@ from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.vocabulary import (
     CLASS_NAMES,
     HTTP_ERROR,
+    JOURNEY,
     OK,
     TIMEOUT,
     TRANSPORT,
@@ -180,7 +181,7 @@ class Generator:
     async def open(self) -> None:
         n_sessions = (
             schedule.shard_users(self.spec.users, self.shard_index, self.shard_count)
-            if self.closed_loop
+            if self.closed_loop and self.spec.pattern != JOURNEY  # journeys open their own
             else 1
         )
         n_conns = (
@@ -295,7 +296,9 @@ class Generator:
         cpu = accuracy.CpuMeter(self.clock, time.process_time)
         host = accuracy.HostCpuMeter()
         try:
-            if self.closed_loop:
+            if self.spec.pattern == JOURNEY:
+                await journey.run(self, self.users[0].session.era)
+            elif self.closed_loop:
                 await self._closed_loop()
             else:
                 await self._open_loop()

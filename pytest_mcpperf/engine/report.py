@@ -7,10 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pytest_mcpperf.engine import accuracy, stats
-from pytest_mcpperf.result import SCHEMA, Report, ServerSection
-from pytest_mcpperf.spec import LoadSpec
-from pytest_mcpperf.vocabulary import option
+from pytest_mcpperf.engine import accuracy, journey, stats
+from pytest_mcpperf.result import (
+    SCHEMA,
+    Report,
+    RequestFigures,
+    ServerSection,
+    request_rows,
+)
+from pytest_mcpperf.spec import TOOLS_CALL, LoadSpec
+from pytest_mcpperf.vocabulary import JOURNEY, option
 
 
 @dataclass
@@ -53,8 +59,11 @@ def build(
     ok, failed = run.ok, run.failed
     errors = run.error_counts()
     target = dict(shards[0].target) if shards else {"url": spec.url}
+    journeys = [s.target["journey"] for s in shards if "journey" in s.target]
+    target.pop("journey", None)
     latency, service = run.total("latency"), run.total("service")
-    return {
+    methods = {c.tool: c.method for c in spec.workload()}
+    report: Report = {
         "schema": SCHEMA,
         "scenario": spec.scenario,
         "pattern": spec.pattern,
@@ -87,13 +96,12 @@ def build(
         "timeseries": [r.to_dict() for r in run.series],
         "criteria": [],
         "per_tool": {
-            name: {
-                "ok": t.ok,
-                "failed": t.failed,
-                "latency_ms": stats.summary_ms(t.latency),
-                "service_time_ms": stats.summary_ms(t.service),
-            }
+            name: _figures(t, window) | {"method": methods.get(name, TOOLS_CALL)}
             for name, t in run.tools.items()
+        },
+        "per_method": {
+            m: cast(RequestFigures, _figures(t, window))
+            for m, t in _by_method(run, methods).items()
         },
         "errors_by_code": {c: dict(codes) for c, codes in run.errors.items() if codes},
         "histograms": {
@@ -102,6 +110,32 @@ def build(
             "dispatch_lateness_us": stats.encode(check.dispatch_lateness),
         },
     }
+    if spec.pattern == JOURNEY:
+        report["journey"] = journey.section(journeys, spec, window)
+    return report
+
+
+def _figures(t: stats.ToolStats, window: float) -> dict[str, Any]:
+    """Counts, rate and percentiles of one tool, request kind or method."""
+    return {
+        "ok": t.ok,
+        "failed": t.failed,
+        "throughput_rps": round(t.ok / window, 2) if window else 0.0,
+        "latency_ms": stats.summary_ms(t.latency),
+        "service_time_ms": stats.summary_ms(t.service),
+    }
+
+
+def _by_method(run: stats.RunStats, methods: Mapping[str, str]) -> dict[str, stats.ToolStats]:
+    """The per-tool figures summed by JSON-RPC method (histograms merged, so exact)."""
+    out: dict[str, stats.ToolStats] = {}
+    for name, t in run.tools.items():
+        mine = out.setdefault(methods.get(name, TOOLS_CALL), stats.ToolStats())
+        stats.merge_into(mine.latency, t.latency)
+        stats.merge_into(mine.service, t.service)
+        mine.ok += t.ok
+        mine.failed += t.failed
+    return out
 
 
 def to_json(report: Mapping[str, Any]) -> str:
@@ -143,6 +177,17 @@ def text_block(report: Report) -> str:
         f"Requests per second: {report['throughput_rps']:.2f} "
         f"(ok responses over {report['duration_s']:.1f} s)",
     ]
+    rows = request_rows(report)
+    if rows:
+        lines.append("Per method and request:")
+    for depth, label, t in rows:
+        figures = f"ok {t['ok']}, failed {t['failed']}"
+        if "throughput_rps" in t:
+            figures += f", {t['throughput_rps']:.2f}/s"
+        if t["ok"]:
+            tl = t["latency_ms"]
+            figures += f", p50 {tl['p50']:.2f} ms, p99 {tl['p99']:.2f} ms"
+        lines.append(f"{'  ' * depth}{label}: {figures}")
     if acc.get("target_rps"):
         lines.append(
             f"Send rate: {acc['achieved_send_rps']:.1f}/s achieved of "
@@ -155,6 +200,22 @@ def text_block(report: Report) -> str:
             f"{late['p99']} us, max {late['max']} us over {late['count']} timed sends"
         )
     lines.append(f"Generator: {acc['verdict']} ({acc['reason']})")
+    journeys = report.get("journey")
+    if isinstance(journeys, Mapping):
+        lines.append(
+            f"Journeys: {journeys['journeys']} completed ({journeys['journeys_per_s']:.2f}/s), "
+            f"{journeys['failed_journeys']} failed to open"
+        )
+        for name, st in journeys["steps"].items():
+            if st["count"]:
+                lat = st["latency_ms"]
+                lines.append(
+                    f"  {name}: {st['count']} ({st['failed']} failed), p50 {lat['p50']:.2f} "
+                    f"ms, p90 {lat['p90']:.2f} ms, p99 {lat['p99']:.2f} ms"
+                )
+    stdio = report["target"].get("stdio")
+    if isinstance(stdio, Mapping) and stdio.get("note"):
+        lines.append(f"Server: {stdio['note']}")
     if acc.get("host_cpus"):
         other = acc.get("host_other_work_percent")
         lines.append(

@@ -19,6 +19,7 @@ from pytest_mcpperf.engine.generator import ProgressFn, ProgressUpdate, build_pl
 from pytest_mcpperf.engine.loop import run_sync
 from pytest_mcpperf.engine.processes import run_shards
 from pytest_mcpperf.engine.report import ShardResult
+from pytest_mcpperf.engine.stdio import stdio_pids
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 
@@ -84,5 +85,6 @@ def _default_monitor(spec: LoadSpec) -> ServerMonitorLike | None:
         return None
     from pytest_mcpperf.monitor import ServerMonitor
 
-    mon: ServerMonitorLike = ServerMonitor(spec.server_pid)
+    pids = stdio_pids(spec)  # every copy of a stdio server, started before sampling
+    mon: ServerMonitorLike = ServerMonitor(pids or [spec.server_pid])
     return mon

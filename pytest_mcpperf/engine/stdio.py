@@ -20,7 +20,18 @@ refused with JSON-RPC error -32601, and notifications are counted. A line longer
 The process itself is a `target.StdioServer` (own process group, stderr drained by a
 thread all the time): the one a front end spawned for this run (found by
 `LoadSpec.server_pid`), or one this transport spawns from `LoadSpec.server_cmd` and
-stops when its last link closes.
+stops when its last link closes. With `LoadSpec.server_processes` = N the transport
+speaks to N copies of the command (a `target.StdioPool`, grown to N when the front end
+started fewer) and hands out its links round robin, so users and connections are
+spread evenly over the copies.
+
+Whether a server answered one request at a time is read from the pipe (`SerialStats`):
+a server that works on one request at a time answers a request that waited behind
+others one whole service time after the previous answer, while a server that works on
+k at once answers about k times as often. The estimate compares, over the answers to
+requests sent while others were outstanding, the time each took after the previous
+answer with the shortest service time of the same request (per request template): its
+ratio is the parallelism the server showed; about 1 means it answered one at a time.
 """
 
 from __future__ import annotations
@@ -29,13 +40,17 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mcpperf.engine.sse import SseEvent
 from pytest_mcpperf.errors import RequestTimeout, TransportError
-from pytest_mcpperf.target import StdioServer, stdio_server
+from pytest_mcpperf.target import StdioPool, StdioServer, stdio_pool, stdio_server
+from pytest_mcpperf.vocabulary import option
+
+if TYPE_CHECKING:
+    from pytest_mcpperf.spec import LoadSpec
 
 #: The longest line accepted from a server (a response with a large resource, say).
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -74,6 +89,54 @@ class StdioCounters:
             "notifications": self.notifications,
             "unmatched_responses": self.unmatched,
             "bad_lines": self.bad_lines,
+        }
+
+
+#: Answers to requests sent while others were outstanding that the estimate needs,
+#: and the parallelism below which a server is said to answer one request at a time.
+SERIAL_MIN_QUEUED = 50
+SERIAL_MAX_PARALLELISM = 1.3
+
+
+@dataclass
+class SerialStats:
+    """Did the process answer one request at a time? (see the module's docstring)
+
+    Per request template (the hot path's requests; control-path ones only count as
+    outstanding): the shortest service time, and over the answers to requests sent
+    while another was outstanding, their count and the sum of the time each took
+    after the answer before it (or after its send, if later).
+    """
+
+    last_answer: float = 0.0
+    min_s: dict[bytes, float] = field(default_factory=dict)
+    queued: dict[bytes, list[float]] = field(default_factory=dict)  # [count, sum]
+
+    def observe(self, kind: bytes, sent: float, now: float, queued: bool) -> None:
+        service = now - sent
+        best = self.min_s.get(kind)
+        if best is None or service < best:
+            self.min_s[kind] = service
+        if queued:
+            after = now - max(sent, self.last_answer)
+            acc = self.queued.get(kind)
+            if acc is None:
+                self.queued[kind] = [1.0, after]
+            else:
+                acc[0] += 1.0
+                acc[1] += after
+
+    def result(self) -> dict[str, Any]:
+        """`queued_answers`, `parallelism` (None when too few answers waited) and
+        `one_at_a_time` (None when it cannot be told)."""
+        count = sum(int(c) for c, _ in self.queued.values())
+        work = sum(c * self.min_s.get(k, 0.0) for k, (c, _) in self.queued.items())
+        spent = sum(t for _, t in self.queued.values())
+        parallelism = round(work / spent, 2) if count >= SERIAL_MIN_QUEUED and spent > 0 else None
+        return {
+            "queued_answers": count,
+            "parallelism": parallelism,
+            "one_at_a_time": None if parallelism is None else parallelism < SERIAL_MAX_PARALLELISM,
         }
 
 
@@ -131,6 +194,11 @@ class _Stdin(asyncio.Protocol):
         self.mux.on_eof(exc)
 
 
+#: a request in flight: (future, deadline timer, send time, template kind, sent while
+#: others were outstanding)
+_Pending = tuple[asyncio.Future[StdioReply], asyncio.TimerHandle, float, bytes | None, bool]
+
+
 class StdioMux:
     """The pipes of one server process in one event loop, shared by all its links."""
 
@@ -139,8 +207,9 @@ class StdioMux:
         self.owned = owned
         self.max_line_bytes = max_line_bytes
         self.loop = asyncio.get_running_loop()
-        self.pending: dict[int | str, tuple[asyncio.Future[StdioReply], asyncio.TimerHandle]] = {}
+        self.pending: dict[int | str, _Pending] = {}
         self.counters = StdioCounters()
+        self.serial = SerialStats()
         self.links: set[StdioLink] = set()
         self.closed = False
         self._reader: asyncio.ReadTransport | None = None
@@ -164,7 +233,13 @@ class StdioMux:
         if not data:  # nothing to send (a legacy DELETE has no stdio form)
             fut.set_result(ACCEPTED)
             return fut
-        rid = request_id(data)
+        kind: bytes | None = None
+        rid: int | str | None
+        if data.startswith(_ID_PREFIX):  # a hot-path template: its kind is what follows the id
+            end = data.index(b",", len(_ID_PREFIX))
+            rid, kind = int(data[len(_ID_PREFIX) : end]), data[end:]
+        else:
+            rid = request_id(data)
         if rid is None:
             self._writer.write(data)
             fut.set_result(ACCEPTED)
@@ -173,7 +248,7 @@ class StdioMux:
             fut.set_exception(TransportError("duplicate_id", f"request id {rid} is in flight"))
             return fut
         timer = self.loop.call_at(deadline, self._on_timeout, rid)
-        self.pending[rid] = (fut, timer)
+        self.pending[rid] = (fut, timer, self.loop.time(), kind, bool(self.pending))
         self._writer.write(data)
         return fut
 
@@ -200,8 +275,12 @@ class StdioMux:
         if entry is None:
             self.counters.unmatched += 1
             return
-        fut, timer = entry
+        fut, timer, sent, kind, queued = entry
         timer.cancel()
+        now = self.loop.time()
+        if kind is not None:
+            self.serial.observe(kind, sent, now, queued)
+        self.serial.last_answer = now
         if not fut.done():
             fut.set_result(StdioReply(200, _NO_HEADERS, line))
 
@@ -256,7 +335,7 @@ class StdioMux:
 
     def _fail_all(self, exc: Exception) -> None:
         pending, self.pending = self.pending, {}
-        for fut, timer in pending.values():
+        for fut, timer, *_ in pending.values():
             timer.cancel()
             if not fut.done():
                 fut.set_exception(exc)
@@ -313,34 +392,63 @@ class StdioTemplate:
 
 
 class StdioTransport:
-    """MCP over a server process's stdin and stdout (headers have no meaning here)."""
+    """MCP over the stdin and stdout of one or more copies of a server process
+    (headers have no meaning here); links are handed out round robin over the copies."""
 
     name = "stdio"
 
     def __init__(
         self,
-        server: StdioServer | None = None,
+        server: StdioServer | StdioPool | None = None,
         *,
         command: tuple[str, ...] = (),
         max_line_bytes: int = MAX_LINE_BYTES,
+        processes: int = 1,
+        front_end: str = "api",
     ) -> None:
         if server is None and not command:
             raise ValueError("the stdio transport needs a running server or a command")
         self.server = server
         self.command = command
         self.max_line_bytes = max_line_bytes
-        self._mux: StdioMux | None = None
+        self.processes = max(1, processes)
+        self.front_end = front_end
+        self._muxes: list[StdioMux | None] = [None] * self.processes
+        self._next = 0
+        self._owned: dict[int, StdioServer] = {}
+        self._opening: dict[int, asyncio.Future[StdioMux]] = {}
 
     async def connect(self, timeout_s: float) -> StdioLink:
-        mux = self._mux
+        index = self._next % self.processes
+        self._next += 1
+        mux = self._muxes[index]
         if mux is None or mux.closed:
-            mux = self._mux = await self._open()
+            opening = self._opening.get(index)
+            if opening is None:  # one opening per copy, however many links wait for it
+                opening = self._opening[index] = asyncio.ensure_future(self._open(index))
+            try:
+                opened = await asyncio.shield(opening)
+                self._muxes[index] = opened
+            finally:
+                if opening.done() and self._opening.get(index) is opening:
+                    del self._opening[index]
+            return StdioLink(opened)
         return StdioLink(mux)
 
-    async def _open(self) -> StdioMux:
-        server, owned = self.server, False
-        if server is None:
-            server, owned = StdioServer(self.command).start(), True
+    def _server(self, index: int) -> tuple[StdioServer, bool]:
+        if isinstance(self.server, StdioPool):
+            return self.server.grow(self.processes).members[index], False
+        if self.server is not None and index == 0:
+            return self.server, False
+        argv = self.server.argv if self.server is not None else self.command
+        env = self.server.env if self.server is not None else None
+        server = self._owned.get(index)
+        if server is None or server.exit_status is not None:  # stopped with its last link
+            server = self._owned[index] = StdioServer(argv, env=env).start()
+        return server, True
+
+    async def _open(self, index: int = 0) -> StdioMux:
+        server, owned = self._server(index)
         if not server.alive():
             status = server.exit_status
             raise TransportError(
@@ -353,8 +461,29 @@ class StdioTransport:
         return mux
 
     def counters(self) -> dict[str, Any]:
-        """What the server sent besides responses during this transport's life."""
-        return self._mux.counters.to_dict() if self._mux is not None else {}
+        """What the servers sent besides responses during this transport's life, and
+        whether they answered one request at a time (`one_at_a_time`, `parallelism`
+        per process, and a `note` that suggests more processes when they did)."""
+        muxes = [m for m in self._muxes if m is not None]
+        if not muxes:
+            return {}
+        out = muxes[0].counters.to_dict()
+        for m in muxes[1:]:
+            more = m.counters.to_dict()
+            for key, value in more.items():
+                if isinstance(value, int):
+                    out[key] += value
+                else:
+                    for method, n in value.items():
+                        out[key][method] = out[key].get(method, 0) + n
+        serial = [m.serial.result() for m in muxes]
+        known = [s["one_at_a_time"] for s in serial if s["one_at_a_time"] is not None]
+        out["processes"] = self.processes
+        out["parallelism"] = [s["parallelism"] for s in serial]
+        out["one_at_a_time"] = all(known) if known else None
+        if out["one_at_a_time"]:
+            out["note"] = serial_note(self.processes, self.front_end)
+        return out
 
     def frame(self, method: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
         """One line; a body-less HTTP verb (a legacy DELETE) has nothing to send."""
@@ -364,9 +493,44 @@ class StdioTransport:
         return StdioTemplate(before, after)
 
 
+def serial_note(processes: int, front_end: str) -> str:
+    """What the report says of a server that answered one request at a time."""
+    copies = "its process" if processes == 1 else f"each of its {processes} processes"
+    return (
+        f"the stdio server answered one request at a time ({copies}): requests waited "
+        "for each other, so latency grew with the load and throughput is about "
+        f"{processes} / service time; run several copies with "
+        f"{option(front_end, 'server_processes')} N to spread the load"
+    )
+
+
+def stdio_pids(spec: LoadSpec) -> list[int]:
+    """For a stdio spec whose server a front end started (`server_pid`): the pids of
+    the `server_processes` copies the run will use, the pool grown to that many first
+    (so that they are sampled from the start). Empty otherwise."""
+    if spec.transport != "stdio":
+        return []
+    pool = stdio_pool(spec.server_pid)
+    if pool is None:
+        return []
+    return pool.grow(spec.server_processes).pids[: spec.server_processes]
+
+
 def stdio_transport(
-    server_pid: int | None, command: tuple[str, ...], max_line_bytes: int = MAX_LINE_BYTES
+    server_pid: int | None,
+    command: Sequence[str],
+    max_line_bytes: int = MAX_LINE_BYTES,
+    *,
+    processes: int = 1,
+    front_end: str = "api",
 ) -> StdioTransport:
-    """The transport for a spec: the running server with `server_pid` that this process
-    started, else a server of its own from `command`."""
-    return StdioTransport(stdio_server(server_pid), command=command, max_line_bytes=max_line_bytes)
+    """The transport for a spec: the running server (or pool) with `server_pid` that
+    this process started, else servers of its own from `command`."""
+    server: StdioServer | StdioPool | None = stdio_pool(server_pid) or stdio_server(server_pid)
+    return StdioTransport(
+        server,
+        command=tuple(command),
+        max_line_bytes=max_line_bytes,
+        processes=processes,
+        front_end=front_end,
+    )

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Awaitable, Mapping
 
 from pytest_mcpperf.engine.http import HttpTransport
-from pytest_mcpperf.engine.stdio import StdioTransport, stdio_transport
+from pytest_mcpperf.engine.stdio import MAX_LINE_BYTES, StdioTransport, stdio_transport
 from pytest_mcpperf.engine.transport import Link, Reply, Template, Transport
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import LoadSpec
@@ -112,11 +112,15 @@ def transport_for(spec: LoadSpec) -> Transport:
 
 
 def _stdio(spec: LoadSpec) -> Transport:
-    max_line = int(spec.extra.get("stdio_max_line_bytes", 0) or 0)
+    max_line = int(spec.extra.get("stdio_max_line_bytes", 0) or 0) or MAX_LINE_BYTES
     try:
-        if max_line:
-            return stdio_transport(spec.server_pid, tuple(spec.server_cmd), max_line)
-        return stdio_transport(spec.server_pid, tuple(spec.server_cmd))
+        return stdio_transport(
+            spec.server_pid,
+            tuple(spec.server_cmd),
+            max_line,
+            processes=spec.server_processes,
+            front_end=spec.front_end,
+        )
     except ValueError:
         raise ConfigError(
             "the stdio transport needs the server's command: give "

@@ -2,6 +2,7 @@
 
     python stdio_server.py [--delay-ms D] [--freeze-every-ms P --freeze-for-ms S]
                            [--chatter] [--stderr-kib N] [--die-after N] [--long-line]
+                           [--serial] [--seed-tools]
 
 Speaks the legacy era (initialize), lists one tool `echo`, one resource and one prompt.
 Each tools/call answers after D ms without blocking others (many in flight at once).
@@ -11,6 +12,10 @@ pause): requests that arrive meanwhile wait, as in the HTTP coordinated-omission
 its own. `--stderr-kib N`: writes N KiB to stderr at start (more than a pipe holds).
 `--die-after N`: exits with status 3 after N tool calls, saying why on stderr.
 `--long-line`: answers tools/call with a 2 MiB line.
+`--seed-tools`: also lists the seed's fast_compute, cpu_intensive and memory_allocate
+(every tool name is answered alike), so the stress and memory commands run over stdio.
+`--serial`: tools/call are served one at a time (each takes D ms, the next waits), as
+a single-threaded server that blocks on each request would.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Server:
         self.calls = 0
         self.out = sys.stdout.buffer
         self.pings = 0
+        self.one_at_a_time = asyncio.Lock()
 
     def freeze_left_s(self) -> float:
         every, length = self.opts.freeze_every_ms / 1000, self.opts.freeze_for_ms / 1000
@@ -59,7 +65,10 @@ class Server:
                 "serverInfo": {"name": "stdio-test", "version": "1"},
             }
         elif method == "tools/list":
-            result = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
+            names = ["echo"]
+            if self.opts.seed_tools:
+                names += ["fast_compute", "cpu_intensive", "memory_allocate"]
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
         elif method == "resources/list":
             result = {"resources": [{"uri": "mem://a", "name": "a"}]}
         elif method == "prompts/list":
@@ -90,7 +99,10 @@ class Server:
             sys.stderr.write("stdio-test: dying on purpose after the last call\n")
             sys.stderr.flush()
             os._exit(3)
-        if self.opts.delay_ms:
+        if self.opts.serial:
+            async with self.one_at_a_time:
+                await asyncio.sleep(self.opts.delay_ms / 1000)
+        elif self.opts.delay_ms:
             await asyncio.sleep(self.opts.delay_ms / 1000)
 
 
@@ -103,6 +115,8 @@ async def main() -> None:
     ap.add_argument("--stderr-kib", type=int, default=0)
     ap.add_argument("--die-after", type=int, default=0)
     ap.add_argument("--long-line", action="store_true")
+    ap.add_argument("--serial", action="store_true")
+    ap.add_argument("--seed-tools", action="store_true")
     opts = ap.parse_args()
     server = Server(opts)
     if opts.stderr_kib:

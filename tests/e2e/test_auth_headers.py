@@ -54,8 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": "bearer", "version": "1"},
             }
-        elif method == "tools/list":
-            result = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
+        elif method == "tools/list":  # echo, and the seed's tools for `mcpperf stress`
+            names = ("echo", "fast_compute", "cpu_intensive")
+            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names]}
         elif method == "tools/call":
             result = {"content": [{"type": "text", "text": "ok"}]}
         else:
@@ -168,3 +169,33 @@ def test_pytest_and_cli_never_show_the_token(bearer_url: str, pytester: pytest.P
     )
     assert refused.returncode != 0
     assert "--header" in refused.stderr
+
+
+def test_cli_stress_with_the_token_from_the_environment(bearer_url: str) -> None:
+    """`mcpperf stress cpu --header ...` sends the header on the stress and the probes;
+    the token never shows, in the text block or the JSON."""
+    env = {**os.environ, "MCP_TOKEN": TOKEN}
+    cli = [sys.executable, "-m", "pytest_mcpperf.cli", "stress", "cpu", "--server-url", bearer_url]
+    cli += ["--header", "Authorization: Bearer ${MCP_TOKEN}", "--max-concurrent", "4"]
+    cli += ["--computation-size", "10", "--duration-seconds", "1", "--baseline-intervals", "1"]
+    cli += ["--hold-intervals", "1", "--probe-interval-seconds", "0.5"]
+    cli += ["--recovery-timeout-seconds", "5"]
+    for extra in (["--json"], []):
+        out = subprocess.run(
+            [*cli, *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+            check=False,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert TOKEN not in out.stdout + out.stderr
+        if extra:
+            stress = json.loads(out.stdout)["stress"]
+            assert stress["expected"]["ok"] > 0
+            assert stress["expected"]["failed"] == 0
+            assert stress["server_alive"] is True
+        else:
+            assert "Overall Reliability Score: 100.00%" in out.stdout

@@ -91,3 +91,59 @@ def test_cli_client_over_stdio_and_preflight() -> None:
     assert bad.returncode == 2
     assert "no tool 'nope'" in bad.stderr
     assert "echo" in bad.stderr
+
+
+def test_stress_check_probes_a_stdio_server_the_way_the_test_reaches_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pytest
+            from pytest_mcpperf.analysis.stress import ProbePolicy
+
+            QUICK = ProbePolicy(baseline_intervals=1, hold_intervals=1, timeout_s=10.0,
+                                interval_s=0.5)
+
+            @pytest.mark.load(pattern="concurrent", users=2, concurrency=2, duration=1,
+                              tool="echo")
+            def test_stress(perf_client, stress_check):
+                result = stress_check(lambda: perf_client.run(), policy=QUICK)
+                assert result.stress.server_alive
+                assert result.stress.reliability_percent >= 99
+                assert result.stress.recovery_s is not None
+                assert result.target.url.startswith("stdio:")
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "--mcp-transport",
+        "stdio",
+        "--mcp-server-cmd",
+        f"{sys.executable} {SERVER} --seed-tools",
+        "-p",
+        "no:cacheprovider",
+        timeout=120,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_cli_mix_of_request_kinds_over_stdio() -> None:
+    mix = '[["echo", {}, 1], {"method": "resources/read", "params": {"uri": "mem://a"}}]'
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput"),
+            *("--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"),
+            *("--mix", mix, "--requests-per-second", "100", "--duration-seconds", "1", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["requests"]["ok"] == 100
+    assert set(report["per_method"]) == {"tools/call", "resources/read"}
+    assert all(m["ok"] > 20 for m in report["per_method"].values())

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_mcpperf import cli
 from pytest_mcpperf.cli import client
+from pytest_mcpperf.cli.options import reach_fields
 
 
 def _parse(*argv: str) -> object:
@@ -131,6 +134,9 @@ def test_exit_statuses_agree_in_code_help_and_readme(capsys: pytest.CaptureFixtu
         (["--timeout-seconds", "inf"], "--timeout-seconds"),
         (["--timeout-seconds", "1e300"], "--timeout-seconds"),
         (["--max-response-bytes", "10"], "--max-response-bytes"),
+        (["--mix", "[echo"], "--mix"),
+        (["--mix", "[]"], "--mix"),
+        (["--mix", '[{"method": "nope/nope"}]'], "--mix"),
     ],
 )
 def test_bad_inputs_are_usage_errors_that_name_the_option(
@@ -145,3 +151,17 @@ def test_bad_inputs_are_usage_errors_that_name_the_option(
     assert code == 2, err
     assert named in err
     assert "Traceback" not in err
+
+
+def test_cli_journey_and_server_processes() -> None:
+    argv = ["client", "journey", "--journey-calls", "2", "--transport", "stdio"]
+    argv += ["--server-cmd", "python s.py", "--server-processes", "3", "--concurrency", "4"]
+    ns: Any = cli.build_parser().parse_args(argv)
+    spec = client.build_spec(ns, "stdio:x", 1, reach_fields(ns))
+    assert (spec.pattern, spec.journey_calls, spec.users) == ("journey", 2, 4)
+    assert (spec.transport, spec.server_processes) == ("stdio", 3)
+    for sub in (["stress", "cpu"], ["memory", "baseline"], ["client", "throughput"]):
+        ns = cli.build_parser().parse_args([*sub, "--server-processes", "2"])
+        assert ns.server_processes == 2
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["client", "journey", "--server-processes", "0"])

@@ -101,6 +101,7 @@ def contended_report() -> dict[str, Any]:
         "nodeid": "t.py::test_x",
         "outcome": "passed",
         "duration_s": 4.0,
+        "target": {"url": "http://127.0.0.1:1/mcp", "pid": 4242},
         "requests": {
             "scheduled": 800,
             "sent": 800,

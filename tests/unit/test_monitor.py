@@ -12,10 +12,11 @@ from pytest_mcpperf.monitor import MB, Sample, ServerMonitor, series, summarize
 def test_summarize_known_samples() -> None:
     samples = [
         Sample(0.0, 100 * MB, 1.0, 10, 4, 1),
-        Sample(1.0, 150 * MB, 1.5, 12, 5, 1),
-        Sample(2.0, 110 * MB, 1.6, 11, 5, 1),
+        Sample(1.0, 150 * MB, 1.5, 12, 5, 3),
+        Sample(2.0, 110 * MB, 1.6, 11, 5, 2),
     ]
     out = summarize(samples)
+    assert out["processes"] == {"start": 1, "peak": 3}  # the whole tree was sampled
     assert out["rss_mb"] == {"start": 100.0, "peak": 150.0, "end": 110.0}
     assert out["cpu_percent"] == {"mean": 30.0, "max": 50.0}
     assert out["growth_percent"] == 10.0

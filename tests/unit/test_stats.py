@@ -112,3 +112,20 @@ def test_fast_mean_equals_hdr_mean() -> None:
         h.record_value(int(rng.expovariate(1 / 3000.0)) + 1)
     assert stats.mean_us(h) == pytest.approx(h.get_mean_value(), rel=1e-12)
     assert stats.mean_us(stats.new_histogram()) == 0.0
+
+
+def test_a_closed_second_is_kept_compressed_and_reads_the_same() -> None:
+    rec = stats.Recorder(["a"])
+    for second in range(1, 4):
+        for i in range(2000):
+            rec.ok(0, 100 + 7 * i, 50 + i)
+        rec.roll(second)
+    rows = rec.stats.series
+    assert all(row._live is None for row in rows)  # each closed second is packed
+    assert all(sum(map(len, row.encoded())) < 16_000 for row in rows)  # vs ~54 KiB live
+    assert rows[0].to_dict()["p99_ms"] == pytest.approx(13.95, rel=0.01)
+    again = stats.RunStats.from_wire(rec.stats.to_wire())
+    assert [r.to_dict() for r in again.series] == [r.to_dict() for r in rows]
+    both = stats.merged([rec.stats, again])
+    assert both.series[1].to_dict()["ok"] == 4000
+    assert both.series[1].to_dict()["p50_ms"] == rows[1].to_dict()["p50_ms"]
