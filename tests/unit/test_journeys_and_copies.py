@@ -3,8 +3,6 @@ a server that answers one request at a time (no server, no network)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from pytest_mcpperf.engine import journey
@@ -22,22 +20,7 @@ from pytest_mcpperf.settings import (
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.summary import serial_note as summary_note
 from pytest_mcpperf.vocabulary import CLOSED_LOOP_PATTERNS, JOURNEY, PATTERNS, RPC_ERROR, option
-
-
-class FakeConfig:
-    """Just enough of pytest.Config: option values by dest, ini values by key."""
-
-    def __init__(
-        self, options: dict[str, Any] | None = None, ini: dict[str, str] | None = None
-    ) -> None:
-        self.options = options or {}
-        self.ini = ini or {}
-
-    def getoption(self, name: str) -> Any:
-        return self.options.get(name)
-
-    def getini(self, name: str) -> Any:
-        return self.ini.get(name, "")
+from tests.fakeconfig import FakeConfig
 
 
 def test_journey_is_a_closed_loop_pattern() -> None:

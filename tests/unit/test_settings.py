@@ -19,22 +19,7 @@ from pytest_mcpperf.settings import (
     resolve_run_settings,
 )
 from pytest_mcpperf.spec import ToolCall
-
-
-class FakeConfig:
-    """Just enough of pytest.Config: option values by dest, ini values by key."""
-
-    def __init__(
-        self, options: dict[str, Any] | None = None, ini: dict[str, str] | None = None
-    ) -> None:
-        self.options = options or {}
-        self.ini = ini or {}
-
-    def getoption(self, name: str) -> Any:
-        return self.options.get(name)
-
-    def getini(self, name: str) -> Any:
-        return self.ini.get(name, "")
+from tests.fakeconfig import FakeConfig
 
 
 def test_defaults() -> None:
