@@ -90,6 +90,7 @@ class Plan:
     spec: LoadSpec
     thresholds: tuple[str, ...]
     memory_check: float = 0.0
+    memory_check_source: str = "memory_check"
 
 
 #: the LoadSpec fields that say how to reach the server under test
@@ -193,7 +194,7 @@ class PerfClient:
         entry = result.to_dict()
         if plan.memory_check:
             outcome, memory = check_memory(
-                result, plan.memory_check, f"memory_check={plan.memory_check:g}", PYTEST
+                result, plan.memory_check, plan.memory_check_source, PYTEST
             )
             outcomes.append(outcome)
             if memory is not None:

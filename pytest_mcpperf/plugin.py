@@ -115,6 +115,12 @@ _HELP = {
         "the spawned server's MCP endpoint path",
         "/mcp",
     ),
+    "memory_check": (
+        "PERCENT|true",
+        "apply the memory criterion to every load test: no leak and server RSS growth "
+        "under PERCENT (true: the seed's 10 %); a marker's memory_check= wins",
+        "off",
+    ),
 }
 
 
@@ -276,11 +282,8 @@ def perf_client(request: pytest.FixtureRequest, mcp_server: Target) -> PerfClien
             server_pid=mcp_server.pid,
             scenario=item.name,
         )
-        return Plan(
-            spec,
-            cfg.effective_thresholds(marker, extra),
-            cfg.effective_memory_check(marker, extra),
-        )
+        memory_check, memory_source = cfg.effective_memory_check(marker, extra, run)
+        return Plan(spec, cfg.effective_thresholds(marker, extra), memory_check, memory_source)
 
     def check_server() -> None:
         try:

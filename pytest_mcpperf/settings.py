@@ -569,6 +569,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse_path,
         "/mcp",
     ),
+    Setting(
+        "memory_check",
+        "--perf-memory-check",
+        "perf_memory_check",
+        "MCPPERF_MEMORY_CHECK",
+        parse_memory_check,
+        0.0,
+    ),
 )
 
 
@@ -593,6 +601,7 @@ class RunSettings:
     headers: Mapping[str, str] | None = None
     server_env: Mapping[str, str] | None = None
     server_path: str = "/mcp"
+    memory_check: float = 0.0  # growth limit in percent for every load test; 0.0: none
     sources: Mapping[str, str] | None = None
 
     def source(self, name: str) -> str:
@@ -714,12 +723,19 @@ def effective_thresholds(marker: Scenario, overrides: Scenario | None) -> tuple[
     return marker.thresholds or ()
 
 
-def effective_memory_check(marker: Scenario, overrides: Scenario | None) -> float:
-    """The memory check's growth limit in percent (0.0: none): run(memory_check=...)
-    replaces the marker's."""
+def effective_memory_check(
+    marker: Scenario, overrides: Scenario | None, run: RunSettings | None = None
+) -> tuple[float, str]:
+    """The memory check's growth limit in percent (0.0: none) and where it came from:
+    run(memory_check=...) replaces the marker's, which replaces --perf-memory-check
+    (and its ini and env twins)."""
     if overrides is not None and overrides.memory_check is not None:
-        return overrides.memory_check
-    return marker.memory_check or 0.0
+        return overrides.memory_check, f"perf_client.run() memory_check={overrides.memory_check:g}"
+    if marker.memory_check is not None:
+        return marker.memory_check, f"marker load memory_check={marker.memory_check:g}"
+    if run is not None and run.memory_check:
+        return run.memory_check, f"{run.source('memory_check')} {run.memory_check:g}"
+    return 0.0, "default"
 
 
 def header_line(run: RunSettings) -> str:

@@ -7,7 +7,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -399,3 +399,31 @@ def test_url_target_has_no_pid_and_no_monitor(fake_project: FakeProject) -> None
             "--mcp-server-cmd*"
         ]
     )
+
+
+def test_perf_memory_check_applies_to_every_load_test_unless_its_marker_says(
+    fake_project: FakeProject,
+) -> None:
+    fake_project.pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.load(rate=100, duration=1)
+        def test_checked(perf_client):
+            perf_client.run()
+
+        @pytest.mark.load(rate=100, duration=1, memory_check=False)
+        def test_opted_out(perf_client):
+            perf_client.run()
+    """)
+    result = fake_project.run("--perf-memory-check", "true", "--perf-report=json:r.json")
+    result.assert_outcomes(passed=2)  # the fake server's RSS is flat
+    result.stdout.fnmatch_lines(["*::test_checked * (+0.0%)*passed*valid, memory stable"])
+    rows = {r["nodeid"].rsplit("::", 1)[-1]: r for r in _report(fake_project)["results"]}
+    assert [c["name"] for c in rows["test_checked"]["criteria"]] == ["memory"]
+    assert rows["test_checked"]["memory"]["verdict"] == "stable"
+    assert rows["test_opted_out"]["criteria"] == []
+
+
+def _report(project: FakeProject) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((project.pytester.path / "r.json").read_text())
+    return data

@@ -44,12 +44,28 @@ def test_the_marker_keyword_and_run_overrides() -> None:
     assert marker.memory_check == 10.0
     assert "rate" in marker.fields
     assert "memory_check" not in marker.fields  # not a LoadSpec field
-    assert cfg.effective_memory_check(marker, None) == 10.0
+    assert cfg.effective_memory_check(marker, None)[0] == 10.0
     off = cfg.parse_scenario({"memory_check": False}, "perf_client.run()")
-    assert cfg.effective_memory_check(marker, off) == 0.0
+    assert cfg.effective_memory_check(marker, off)[0] == 0.0
     other = cfg.parse_scenario({"rate": 20}, "perf_client.run()")
-    assert cfg.effective_memory_check(marker, other) == 10.0
-    assert cfg.effective_memory_check(cfg.Scenario({}), None) == 0.0
+    assert cfg.effective_memory_check(marker, other) == (10.0, "marker load memory_check=10")
+    assert cfg.effective_memory_check(cfg.Scenario({}), None) == (0.0, "default")
+
+
+def test_the_run_level_option_and_its_twins() -> None:
+    from tests.fakeconfig import FakeConfig
+
+    run = cfg.resolve_run_settings(FakeConfig({"perf_memory_check": "true"}), env={})
+    none = cfg.Scenario({})
+    assert cfg.effective_memory_check(none, None, run) == (10.0, "--perf-memory-check 10")
+    run = cfg.resolve_run_settings(FakeConfig(), env={"MCPPERF_MEMORY_CHECK": "25"})
+    assert cfg.effective_memory_check(none, None, run) == (25.0, "env MCPPERF_MEMORY_CHECK 25")
+    run = cfg.resolve_run_settings(FakeConfig(ini={"perf_memory_check": "5"}), env={})
+    assert cfg.effective_memory_check(none, None, run)[0] == 5.0
+    off = cfg.parse_scenario({"memory_check": False}, "marker load")
+    assert cfg.effective_memory_check(off, None, run)[0] == 0.0  # the marker wins
+    with pytest.raises(ConfigError, match="MCPPERF_MEMORY_CHECK"):
+        cfg.resolve_run_settings(FakeConfig(), env={"MCPPERF_MEMORY_CHECK": "lots"})
     assert "memory_check=False" in cfg.MARKER_SIGNATURE
 
 
