@@ -27,9 +27,16 @@ from pytest_mcpperf import progress, settings
 from pytest_mcpperf.analysis.compare import summaries_of, with_repeats
 from pytest_mcpperf.analysis.criteria import SEED_MEMORY_GROWTH_PERCENT, check_memory
 from pytest_mcpperf.analysis.memory import analyze_run
-from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
+from pytest_mcpperf.cli.exitcodes import Exit
 from pytest_mcpperf.cli.memory import trend_lines
-from pytest_mcpperf.cli.options import add_typed, arg, open_target, target_fields
+from pytest_mcpperf.cli.options import (
+    add_typed,
+    arg,
+    command_parser,
+    mode_parser,
+    open_target,
+    target_fields,
+)
 from pytest_mcpperf.progress import PROGRESS_CHOICES
 from pytest_mcpperf.result import LoadResult, Report
 from pytest_mcpperf.spec import (
@@ -220,26 +227,17 @@ def _repeat_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "client",
-        parents=[common],
-        help="load-test an MCP server",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
-    )
-    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
+    _, modes = command_parser(sub, "client", common, "load-test an MCP server", __doc__)
     run_opts = _run_options()
-    for name, mode in MODES.items():
-        m = modes.add_parser(
+    for name, client_mode in MODES.items():
+        m = mode_parser(
+            modes,
             name,
-            parents=[common, run_opts],
-            help=mode.help,
-            description=f"mcpperf client {name}: {mode.help}.",
-            epilog=EPILOG,
-            formatter_class=FORMATTER,
+            [common, run_opts],
+            client_mode.help,
+            f"mcpperf client {name}: {client_mode.help}.",
         )
-        _add_mode_options(m, name, mode)
+        _add_mode_options(m, name, client_mode)
         _repeat_options(m)
         m.set_defaults(func=_run)
 

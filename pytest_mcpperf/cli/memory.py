@@ -36,11 +36,13 @@ from pytest_mcpperf.analysis.memory import (
 )
 from pytest_mcpperf.analysis.server import MeasuredServer
 from pytest_mcpperf.analysis.stress import combine
-from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
+from pytest_mcpperf.cli.exitcodes import Exit
 from pytest_mcpperf.cli.options import (
     Runner,
     add_typed,
+    command_parser,
     default_runner,
+    mode_parser,
     open_target,
     target_fields,
 )
@@ -57,22 +59,14 @@ from pytest_mcpperf.vocabulary import KIB, MIB
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    _, modes = command_parser(
+        sub,
         "memory",
-        parents=[common],
-        help="server memory analysis",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
+        common,
+        "server memory analysis",
+        __doc__.split("\n\n")[0] if __doc__ else None,
     )
-    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
-    b = modes.add_parser(
-        "baseline",
-        parents=[common],
-        help="memory per request",
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
-    )
+    b = mode_parser(modes, "baseline", [common], "memory per request")
     add_typed(
         b,
         "--request-count",
@@ -81,13 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=100,
         help="requests to measure (default: 100)",
     )
-    leak = modes.add_parser(
-        "leak-detection",
-        parents=[common],
-        help="leak verdict",
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
-    )
+    leak = mode_parser(modes, "leak-detection", [common], "leak verdict")
     add_typed(
         leak,
         "--iterations",
@@ -96,13 +84,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=10000,
         help="requests to measure (default: 10000)",
     )
-    g = modes.add_parser(
-        "growth-analysis",
-        parents=[common],
-        help="memory over time, for --duration-seconds",
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
-    )
+    g = mode_parser(modes, "growth-analysis", [common], "memory over time, for --duration-seconds")
     add_typed(
         g,
         "--measurement-interval-seconds",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from pytest_mcpperf import settings
+from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
@@ -38,6 +39,40 @@ def arg(parse: Callable[[object, str, str], T], flag: str) -> Callable[[str], T]
 
     convert.__name__ = flag.lstrip("-").replace("-", "_")  # argparse names it on errors
     return convert
+
+
+def command_parser(
+    sub: Any, name: str, common: argparse.ArgumentParser, help_text: str, description: str | None
+) -> tuple[argparse.ArgumentParser, Any]:
+    """A subcommand with modes (`mcpperf NAME MODE`): its parser and its modes' adder."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[common],
+        help=help_text,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    return p, p.add_subparsers(dest="mode", metavar="MODE", required=True)
+
+
+def mode_parser(
+    modes: Any,
+    name: str,
+    parents: list[argparse.ArgumentParser],
+    help_text: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """One mode of a subcommand, with the exit codes in its help."""
+    p: argparse.ArgumentParser = modes.add_parser(
+        name,
+        parents=parents,
+        help=help_text,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    return p
 
 
 def add_typed(

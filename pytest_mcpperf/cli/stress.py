@@ -41,8 +41,15 @@ from pytest_mcpperf.analysis.stress import (
     grade_message,
     run_stress,
 )
-from pytest_mcpperf.cli.exitcodes import EPILOG, FORMATTER, Exit
-from pytest_mcpperf.cli.options import add_typed, engine, open_target, reach_fields
+from pytest_mcpperf.cli.exitcodes import Exit
+from pytest_mcpperf.cli.options import (
+    add_typed,
+    command_parser,
+    engine,
+    mode_parser,
+    open_target,
+    reach_fields,
+)
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.settings import (
@@ -56,15 +63,13 @@ from pytest_mcpperf.vocabulary import ERROR_CLASSES
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    _, modes = command_parser(
+        sub,
         "stress",
-        parents=[common],
-        help="stress a server, grade reliability",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog=EPILOG,
-        formatter_class=FORMATTER,
+        common,
+        "stress a server, grade reliability",
+        __doc__.split("\n\n")[0] if __doc__ else None,
     )
-    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     add = _mode_adder(modes, common)
     m = add("memory", "concurrent memory_allocate calls")
     _concurrent(m)
@@ -117,9 +122,7 @@ def _mode_adder(
     modes: Any, common: argparse.ArgumentParser
 ) -> Callable[[str, str], argparse.ArgumentParser]:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = modes.add_parser(
-            name, parents=[common], help=help_text, epilog=EPILOG, formatter_class=FORMATTER
-        )
+        p = mode_parser(modes, name, [common], help_text)
         _probe_options(p)
         p.set_defaults(func=run_command)
         return p
