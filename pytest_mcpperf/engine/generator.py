@@ -392,7 +392,12 @@ class Generator:
             if item is None:
                 if self.cursor.peek() is None:
                     return
-                item = await self._park()
+                handover = self._park()
+                try:
+                    item = await handover
+                except asyncio.CancelledError:
+                    self._handover_lost(handover)
+                    raise
                 if item is None:
                     return
             await self._one(user, item[0], item[1])
@@ -469,6 +474,19 @@ class Generator:
         if parked:
             self._arm()
 
+    def _handover_lost(self, handover: asyncio.Future[tuple[float, int] | None]) -> None:
+        """A parked worker was cancelled (the run's end, Ctrl-C): a request the timer had
+        already handed to it is counted as not sent, so that every scheduled request is
+        either sent or counted (scheduled == sent + not_sent, however the run ends)."""
+        if handover.done() and not handover.cancelled():
+            item = handover.result()
+            if item is not None:
+                self._not_sent(*item)
+
+    def _not_sent(self, intended: float, index: int) -> None:
+        tool = self.workload.choose(index)
+        self._failed(tool, Outcome(TIMEOUT, "not_sent"), intended >= self.measure_from)
+
     def _account(self, due: float, now: float, *, woken: bool) -> None:
         if due < self.measure_from:
             return
@@ -544,6 +562,10 @@ class Generator:
                 rec.stats.connections_opened += 1
             except RequestError as exc:
                 return self._failed(tool, transport_outcome(exc), measured)
+            except asyncio.CancelledError:  # the run ended before it could be sent
+                if not self.closed_loop:
+                    self._failed(tool, Outcome(TIMEOUT, "not_sent"), measured)
+                raise
         rid = session.next_id()
         data = session.encode_call(user.calls[tool], rid)
         generation = session.generation
