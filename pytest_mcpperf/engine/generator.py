@@ -61,6 +61,7 @@ DRAIN_GRACE_S = 1.0
 DISPATCH_BATCH = 2.0
 WORKER_YIELD_EVERY = 32
 DISPATCH_WINDOW_MAX_S = 0.001
+TICKING_SPAN = 4  # windows: a shorter gap to the next due request keeps the timer ticking
 CLOSED_LOOP_ERROR_PAUSE_S = 0.01  # a dead server must not make users spin
 SETUP_ATTEMPTS = 3  # handshakes (not measured) survive a reset or two
 SETUP_RETRY_PAUSE_S = 0.05
@@ -171,6 +172,8 @@ class Generator:
             collections.deque()
         )
         self.armed_at: float | None = None
+        self.ticking = False  # the timer ticks every window by itself
+        self.idle_ticks = 0
         self.window_s = 0.0
         self.late_us_limit = int(self.limits.late_ms * 1000.0)
         self.lateness_us: list[int] = []
@@ -433,19 +436,33 @@ class Generator:
         return fut
 
     def _arm(self) -> None:
-        """Set the timer for the next due request (or release every parked worker)."""
+        """Set the timer for the next due request (or release every parked worker).
+
+        While requests come at least every TICKING_SPAN windows, the timer ticks on the
+        window grid by itself (a periodic timerfd: no system call per wake-up); a longer
+        gap arms it once, at the first grid point at or after the next due time.
+        """
         offset = self.cursor.peek()
         if offset is None:
             while self.parked:
                 fut = self.parked.popleft()
                 if not fut.done():
                     fut.set_result(None)
+            if self.ticking:
+                self.ticking = False
+                self.wake.stop()
             return
+        if self.ticking:
+            return  # the next tick comes within a window
         due = self.t0 + offset
         w = self.window_s
         if w > 0:  # the first grid point at or after `due`
             due = self.t0 + math.ceil(offset / w - 1e-9) * w
             due = max(due, self.t0 + offset)
+            if due - self.clock() <= TICKING_SPAN * w:
+                self.ticking, self.armed_at = True, None
+                self.wake.at(due, w)
+                return
         if self.armed_at != due:
             self.armed_at = due
             self.wake.at(due)
@@ -454,6 +471,13 @@ class Generator:
         """Hand every request due by now to a parked worker; re-arm for the next."""
         self.armed_at = None
         now = self.clock()
+        if not self.parked:  # every worker is busy: they take what is due themselves
+            self.idle_ticks += 1
+            if self.ticking and self.idle_ticks >= TICKING_SPAN:
+                self.ticking = False
+                self.wake.stop()
+            return
+        self.idle_ticks = 0
         parked, cursor, t0, timeout = self.parked, self.cursor, self.t0, self.spec.timeout_s
         while parked:
             offset = cursor.peek()
@@ -472,6 +496,11 @@ class Generator:
             self._account(due, now, woken=True)
             fut.set_result((due, index))
         if parked:
+            if self.ticking:
+                offset = cursor.peek()
+                if offset is None or t0 + offset - now > TICKING_SPAN * self.window_s:
+                    self.ticking = False  # a long gap: one wake-up at its end
+                    self.wake.stop()
             self._arm()
 
     def _handover_lost(self, handover: asyncio.Future[tuple[float, int] | None]) -> None:
