@@ -14,7 +14,7 @@ CPU per request is the generator's own CPU (user + system, the report's
 issue 11: open CPU/request <= 2x closed at 2,500 and 10,000 rps; verdict valid at
 10,000; highest valid rate >= 0.6x the closed-loop capacity. Exits 1 when one is missed.
 
-    python benchmarks/open_loop_cost.py [--duration 4] [--ladder 0.4,0.5,0.6,0.7,0.8]
+    python benchmarks/open_loop_cost.py [--duration 4] [--ladder 0.2,0.3,0.4,0.5,0.6,0.8]
     # on a shared machine: flock /tmp/mcpperf-heavy.lock python benchmarks/open_loop_cost.py
 Needs nginx with the njs module; the bench directory is
 ${MCPPERF_BENCH_DIR:-../shared/bench} relative to the repository root. Note the load
@@ -128,7 +128,7 @@ def measure(url: str, duration: int, ladder: list[float]) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--duration", type=int, default=4)
-    ap.add_argument("--ladder", default="0.4,0.5,0.6,0.7,0.8")
+    ap.add_argument("--ladder", default="0.2,0.3,0.4,0.5,0.6,0.8")
     opts = ap.parse_args()
     if shutil.which("nginx") is None:
         print("nginx is not installed: apt-get install -y nginx-light libnginx-mod-http-js")
