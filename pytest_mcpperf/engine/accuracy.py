@@ -51,7 +51,12 @@ class Limits:
     send_rate_ratio: float = 0.95  # dispatched / target below this -> client_bound
     loop_lag_p99_ms: float = 20.0
     gc_fraction: float = 0.02  # GC pauses over this share of the window
-    cpu_percent: float = 90.0  # of one core, per generator process
+    # Of one core, per generator process. Measured open loop against nginx-mcp (one
+    # process, 32 connections, benchmarks/open_loop_cost.py): at 84-88% CPU (10,000-12,400
+    # requests/s) dispatch lateness p99 stayed 0.8-1.2 ms and latency p50 minus service
+    # p50 0.07-0.08 ms; at 94-96% (16,400-20,400) the wait for a connection reached
+    # p99 10-41 ms and at 95% (24,000) 200 ms: the generator falls behind above ~90%.
+    cpu_percent: float = 90.0
     # All cores together ... Measured here: two generator processes beside nginx-mcp on
     # 2 cores held the host at 88-91% while wrk showed the server had 60% headroom, so
     # "nearly saturated" starts well below 100%.

@@ -10,7 +10,9 @@ to the microsecond, and the loop's own poll waits for it: no spinning, no early 
 `PreciseTimer` is that timerfd (through ctypes, so it works on Python 3.11); where it is
 missing, `LoopTimer` uses the loop's timers with the delay rounded *up* to the next
 millisecond (a send is then up to about 1 ms late, never early). Both call `callback`
-once per `at()`; the caller re-checks the clock and re-arms if it woke too soon.
+once per `at()`, or every `every_s` from then on (a periodic timer: one system call
+for a run of wake-ups on a grid); the caller re-checks the clock and re-arms if it woke
+too soon.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class Timer(Protocol):
 
     kind: str
 
-    def at(self, when_s: float) -> None: ...
+    def at(self, when_s: float, every_s: float = 0.0) -> None: ...
+
+    def stop(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -82,13 +86,19 @@ class PreciseTimer:
         self._ref = ctypes.byref(self._spec)
         loop.add_reader(fd, self._fire)
 
-    def at(self, when_s: float) -> None:
-        value = self._spec.it_value
+    def at(self, when_s: float, every_s: float = 0.0) -> None:
         if when_s <= 0:
             when_s = 1e-9  # zero would disarm the timer
-        frac, whole = math.modf(when_s)
-        value.tv_sec = int(whole)
-        value.tv_nsec = int(frac * 1e9) or (0 if whole else 1)
+        _set(self._spec.it_value, when_s)
+        _set(self._spec.it_interval, every_s)
+        self._settime()
+
+    def stop(self) -> None:
+        _set(self._spec.it_value, 0.0)
+        _set(self._spec.it_interval, 0.0)
+        self._settime()
+
+    def _settime(self) -> None:
         if self._libc.timerfd_settime(self._fd, TFD_TIMER_ABSTIME, self._ref, None) != 0:
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
@@ -106,6 +116,12 @@ class PreciseTimer:
             os.close(self._fd)
 
 
+def _set(ts: _Timespec, seconds: float) -> None:
+    frac, whole = math.modf(seconds)
+    ts.tv_sec = int(whole)
+    ts.tv_nsec = int(frac * 1e9) or (0 if whole or not seconds else 1)
+
+
 class LoopTimer:
     """The loop's own timer, the delay rounded up to whole milliseconds."""
 
@@ -119,21 +135,32 @@ class LoopTimer:
     ) -> None:
         self._loop, self._callback, self._clock = loop, callback, clock
         self._handle: asyncio.TimerHandle | None = None
+        self._when = self._every = 0.0
 
-    def at(self, when_s: float) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        delay_ms = math.ceil(max(0.0, when_s - self._clock()) * 1000.0)
+    def at(self, when_s: float, every_s: float = 0.0) -> None:
+        self.stop()
+        self._when, self._every = when_s, every_s
+        self._schedule()
+
+    def _schedule(self) -> None:
+        delay_ms = math.ceil(max(0.0, self._when - self._clock()) * 1000.0)
         self._handle = self._loop.call_at(self._loop.time() + delay_ms / 1000.0, self._fire)
 
     def _fire(self) -> None:
         self._handle = None
+        if self._every > 0:  # the next tick after now, on the same grid
+            now = self._clock()
+            self._when += max(1, math.ceil((now - self._when) / self._every)) * self._every
+            self._schedule()
         self._callback()
 
-    def close(self) -> None:
+    def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+    def close(self) -> None:
+        self.stop()
 
 
 def make_timer(

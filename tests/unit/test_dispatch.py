@@ -28,7 +28,8 @@ class StubGenerator(Generator):
 
     async def _one(self, user: _User, intended: float, index: int) -> Outcome:
         self.sends.append((self.clock(), intended))
-        self.recorder.sent()
+        if intended >= self.measure_from:
+            self.recorder.sent()
         await asyncio.sleep(self.service_s)
         return Outcome(OK, "")
 
@@ -82,3 +83,46 @@ def test_expired_requests_are_tallied_per_tool() -> None:
     gen = _run(spec, service_s=0.0)
     st = gen.recorder.stats
     assert sum(t.failed for t in st.tools.values()) == st.errors["timeout"]["not_sent"]
+
+
+class EndingGenerator(StubGenerator):
+    """The run's end (or Ctrl-C) cancels every worker right after the timer handed
+    requests over, before the woken workers ran: the race the run's end can meet."""
+
+    def __init__(self, spec: LoadSpec, after: int) -> None:
+        super().__init__(spec, service_s=0.002)
+        self.after, self.ended = after, False
+
+    def _on_timer(self) -> None:
+        super()._on_timer()
+        if not self.ended and self.check.dispatched + len(self.sends) >= self.after:
+            self.ended = True
+            for task in asyncio.all_tasks():
+                if task.get_coro().__qualname__ == "Generator._worker":  # type: ignore[union-attr]
+                    task.cancel()
+
+
+@pytest.mark.parametrize("warmup_s", [0.0, 0.1])
+def test_every_scheduled_request_is_sent_or_counted_when_workers_are_cancelled(
+    warmup_s: float,
+) -> None:
+    """scheduled == sent + not_sent exactly, whatever the moment the run ends: requests
+    handed to a worker that is cancelled before it ran count as not sent; those in flight
+    count as sent; the rest of the plan counts as not sent."""
+    spec = LoadSpec(
+        url="http://127.0.0.1:9/mcp",
+        rate=2000.0,
+        duration_s=0.4,
+        warmup_s=warmup_s,
+        concurrency=16,
+        timeout_s=1.0,
+    )
+    gen = EndingGenerator(spec, after=int(2000 * (warmup_s + 0.1)))
+    run_coroutine(gen.run())
+    st = gen.recorder.stats
+    assert gen.ended
+    not_sent = st.errors["timeout"].get("not_sent", 0)
+    assert st.scheduled == 800
+    assert st.sent > 0
+    assert not_sent > 0
+    assert st.scheduled == st.sent + not_sent

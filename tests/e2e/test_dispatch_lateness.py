@@ -1,0 +1,52 @@
+"""The bias the open-loop dispatcher allows, against a real server process: a send is
+never early, and at p99 at most `STATED_P99_US` late (README, "Dispatch lateness").
+
+Above 2,000 requests/s the dispatcher wakes on a grid of at most 1 ms
+(`generator.dispatch_window_s`) and hands over everything due by then; below, it wakes
+at each due time. A send is late by up to the window plus the wake-up's own delay.
+Measured on a shared 2-core VM: at this test's 400 requests/s p99 0.17-0.18 ms (p999
+0.4-1.8 ms); at 2,500-10,000 requests/s p99 0.5-1.1 ms (benchmarks/open_loop_cost.py).
+The stated 2 ms leaves room for a busy CI host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_mcpperf.engine.runner import run
+from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import SpawnedServer
+
+pytestmark = pytest.mark.e2e
+
+STATED_P99_US = 2000
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[SpawnedServer]:
+    pytest.importorskip("mcpperf_server")
+    with SpawnedServer(startup_timeout_s=30.0) as server:
+        yield server
+
+
+def test_dispatch_lateness_p99_is_within_the_stated_bias(bundled: SpawnedServer) -> None:
+    spec = LoadSpec(
+        url=bundled.url,
+        rate=400.0,
+        duration_s=2.0,
+        concurrency=16,
+        arguments={"input": 3},
+        server_pid=bundled.pid,
+    )
+    result = run(spec).to_dict()
+    acc = result["accuracy"]
+    assert result["requests"]["failed"] == 0, result["errors_by_code"]
+    late = acc["dispatch_lateness_us"]
+    # most sends are handed over by the timer (the rest found a worker free at their time)
+    assert late["count"] + acc["queue_wait_us"]["count"] == 800
+    assert late["count"] >= 400
+    assert late["p99"] <= STATED_P99_US, late
+    # latency counts from the intended time: the lateness is in it, never hidden
+    assert result["latency_ms"]["p50"] >= result["service_time_ms"]["p50"]
