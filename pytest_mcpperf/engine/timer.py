@@ -148,8 +148,11 @@ class LoopTimer:
 
     def _fire(self) -> None:
         self._handle = None
+        now = self._clock()
+        if now < self._when:  # the loop's clock ran ahead of ours: never early, wait again
+            self._schedule()
+            return
         if self._every > 0:  # the next tick after now, on the same grid
-            now = self._clock()
             self._when += max(1, math.ceil((now - self._when) / self._every)) * self._every
             self._schedule()
         self._callback()
