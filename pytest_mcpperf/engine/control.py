@@ -172,9 +172,10 @@ def _fix(method: str, front_end: str) -> str:
     return f"the {option(front_end, 'params')} value"
 
 
-def probe(url: str, timeout_s: float = 5.0) -> ServerInfo:
-    """`aprobe` from synchronous code."""
-    return run_sync(lambda: aprobe(HttpTransport(url), timeout_s))
+def probe(url: str, timeout_s: float = 5.0, *, transport: Transport | None = None) -> ServerInfo:
+    """`aprobe` from synchronous code: over `transport` when given (a stdio server's,
+    from `engine.wire.target_transport`), else over HTTP to `url`."""
+    return run_sync(lambda: aprobe(transport or HttpTransport(url), timeout_s))
 
 
 def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
@@ -182,13 +183,26 @@ def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
     return probe(url, timeout_s).protocol_version
 
 
-def list_names(url: str, method: str = "tools/list", timeout_s: float = 5.0) -> list[str]:
-    """`alist_names` from synchronous code."""
-    return run_sync(lambda: alist_names(HttpTransport(url), method, timeout_s))
+def list_names(
+    url: str,
+    method: str = "tools/list",
+    timeout_s: float = 5.0,
+    *,
+    transport: Transport | None = None,
+) -> list[str]:
+    """`alist_names` from synchronous code, over `transport` or HTTP to `url`."""
+    return run_sync(lambda: alist_names(transport or HttpTransport(url), method, timeout_s))
 
 
-def list_tools(url: str, protocol_version: str | None = None, timeout_s: float = 5.0) -> set[str]:
+def list_tools(
+    url: str,
+    protocol_version: str | None = None,
+    timeout_s: float = 5.0,
+    *,
+    transport: Transport | None = None,
+) -> set[str]:
     """The names of the tools the server lists (every page). `protocol_version` is
-    accepted for callers that know it; the session negotiates the era itself."""
+    accepted for callers that know it; the session negotiates the era itself. A stdio
+    server is listed over its pipes: pass `transport=target_transport(url, pid)`."""
     del protocol_version
-    return set(list_names(url, "tools/list", timeout_s))
+    return set(list_names(url, "tools/list", timeout_s, transport=transport))

@@ -19,6 +19,7 @@ from pytest_mcpperf.engine.stdio import MAX_LINE_BYTES, StdioTransport, stdio_tr
 from pytest_mcpperf.engine.transport import Link, Reply, Template, Transport
 from pytest_mcpperf.errors import ConfigError
 from pytest_mcpperf.spec import LoadSpec
+from pytest_mcpperf.target import split_command
 from pytest_mcpperf.vocabulary import option
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Template",
     "Transport",
     "expand_headers",
+    "target_transport",
     "tls_context",
     "transport_for",
 ]
@@ -126,3 +128,15 @@ def _stdio(spec: LoadSpec) -> Transport:
             "the stdio transport needs the server's command: give "
             f'{option(spec.front_end, "server_cmd")}, e.g. "python my_server.py"'
         ) from None
+
+
+STDIO_URL = "stdio:"
+
+
+def target_transport(url: str, pid: int | None = None) -> Transport:
+    """The transport for a server named as `Target.url` names it, for the control path:
+    `stdio:COMMAND` is the stdio server with `pid` that this process started (a copy
+    of COMMAND of its own when there is none); anything else is HTTP to `url`."""
+    if url.startswith(STDIO_URL):
+        return stdio_transport(pid, split_command(url[len(STDIO_URL) :]))
+    return HttpTransport(url)

@@ -3,6 +3,8 @@
 Prints one readiness line to stderr once the socket listens:
 `mcpperf-server listening on http://HOST:PORT/mcp (pid N, uvicorn)`.
 SIGTERM / SIGINT shut it down gracefully (open streams are closed first).
+With `--stdio` it speaks MCP on stdin/stdout instead (`stdio.py`) and says
+`mcpperf-server serving MCP on stdio (pid N)` on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from collections.abc import Callable
 
 from .config import ServerConfig
 from .limits import is_loopback
-from .serve import serve
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 log = logging.getLogger("mcpperf_server")
@@ -48,6 +49,15 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ServerConfig()
+    parser.add_argument(
+        "--stdio",
+        action="store_true",
+        help="speak MCP on stdin/stdout (newline-delimited JSON-RPC, the legacy era's "
+        "handshake, one session per process) instead of HTTP; logs go to stderr; stdin "
+        "closing stops it with status 0. --max-body-bytes is then the longest line, "
+        "--max-in-flight, --cpu-workers and --memory-budget-mb apply as over HTTP "
+        "(default: HTTP)",
+    )
     parser.add_argument(
         "--bind-address",
         default="127.0.0.1:8080",
@@ -176,21 +186,33 @@ def raise_fd_limit(wanted: int = 65536) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     level = configure_logging(args.log_level)
     config = config_from_args(args)
+    if args.stdio:
+        from .stdio import serve_stdio
+
+        _install_uvloop()
+        asyncio.run(serve_stdio(config))
+        return 0
     if not is_loopback(config.host):
         log.warning(
             "binding %s: the server is reachable from other machines; it has no "
             "authentication. Use 127.0.0.1 unless you mean it.",
             config.host,
         )
+    _install_uvloop()
+    raise_fd_limit()
+    from .serve import serve
+
+    asyncio.run(serve(config, args.asgi_server, level))
+    return 0
+
+
+def _install_uvloop() -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - non-Linux
         pass
-    raise_fd_limit()
-    asyncio.run(serve(config, args.asgi_server, level))
-    return 0
 
 
 def main() -> int:
