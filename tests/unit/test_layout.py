@@ -144,3 +144,14 @@ def test_engine_and_analysis_know_no_front_end(layer: str) -> None:
             if used & {"pytest", "_pytest", "argparse"}:
                 offenders[name] = sorted(used & {"pytest", "_pytest", "argparse"})
     assert not offenders, offenders
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """pytest imports tests/unit, tests/e2e, tests/plugin and scenarios by basename (no
+    packages): two test files of one name stop collection of the whole suite."""
+    root = Path(__file__).resolve().parents[2]
+    seen: dict[str, Path] = {}
+    for folder in ("tests/unit", "tests/e2e", "tests/plugin", "tests/browser", "scenarios"):
+        for path in sorted((root / folder).glob("test_*.py")):
+            assert path.name not in seen, f"{path} has the name of {seen[path.name]}"
+            seen[path.name] = path
