@@ -138,7 +138,7 @@ def test_the_marker_keyword_fails_a_leaking_server_in_pytest(pytester: pytest.Py
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "memory check failed: the server LEAKS memory: RSS kept rising" in out
-    assert "criterion: no leak, growth < 10%, from memory_check=10" in out
+    assert "criterion: no leak, growth < 10%, from marker load memory_check=10" in out
     row = next(
         line for line in result.stdout.lines if line.startswith("test_leaky_perf.py::test_no_leak ")
     )
