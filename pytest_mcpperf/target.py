@@ -655,11 +655,12 @@ class Target:
 
     @property
     def protocol_version(self) -> str:
-        """The protocol revision the server speaks (asked once, on first use)."""
+        """The protocol revision the server speaks (asked once, on first use, over the
+        target's own transport: HTTP, or a stdio server's pipes)."""
         if self._protocol_version is None:
             from pytest_mcpperf.engine.control import probe_protocol_version
 
-            self._protocol_version = probe_protocol_version(self.url)
+            self._protocol_version = probe_protocol_version(self.url, pid=self.pid)
         return self._protocol_version
 
     @property
