@@ -82,9 +82,7 @@ def test_two_runs_in_two_threads_share_one_server() -> None:
 def test_two_runs_in_one_loop_share_one_server() -> None:
     async def both(target: Target) -> list[Any]:
         return list(
-            await asyncio.gather(
-                arun(_spec(target, 200.0, 1.0)), arun(_spec(target, 100.0, 2.0))
-            )
+            await asyncio.gather(arun(_spec(target, 200.0, 1.0)), arun(_spec(target, 100.0, 2.0)))
         )
 
     with _spawn("--delay-ms", "5") as target:
