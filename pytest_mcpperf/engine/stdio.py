@@ -206,6 +206,8 @@ class StdioPipe:
         self.owner: StdioMux | None = None  # whose loop reads (and flushes)
         self.closed = False
         self.buffer = bytearray()
+        self.chunk = bytearray(READ_BYTES)
+        self.view = memoryview(self.chunk)
         self.skipping = False  # inside a line that was too long
         self.wbuf = bytearray()
         self.flush_loop: asyncio.AbstractEventLoop | None = None
@@ -327,17 +329,19 @@ class StdioPipe:
 
     # -- reading (in the owner's loop) ------------------------------------------------
     def _readable(self) -> None:
-        try:
-            data = os.read(self.rfd, READ_BYTES)
+        try:  # into a buffer kept for the purpose: no allocation per read
+            n = os.readv(self.rfd, (self.chunk,))
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             self._eof()
             return
         buffer = self.buffer
-        buffer += data
+        buffer += self.view[:n]
+        only = self.only  # one run: its lines go straight to it
+        on_line = only.on_line if only is not None else self._on_line
         start = 0
         while True:
             end = buffer.find(b"\n", start)
@@ -346,7 +350,7 @@ class StdioPipe:
             if self.skipping:
                 self.skipping = False
             elif end > start:
-                self._on_line(bytes(buffer[start:end]))
+                on_line(bytes(buffer[start:end]))
             start = end + 1
         del buffer[:start]
         if len(buffer) > self.max_line_bytes:
@@ -356,10 +360,7 @@ class StdioPipe:
                 self._each("on_line_too_long")
 
     def _on_line(self, line: bytes) -> None:
-        only = self.only
-        if only is not None:  # one run: straight to it
-            only.on_line(line)
-            return
+        """A line read while several runs share the pipe: to the one it answers."""
         owner = self.owner
         if owner is None:
             return
@@ -390,6 +391,10 @@ class StdioPipe:
         with self.lock:
             owner, muxes = self.owner, self.muxes
             if self.closed or owner is None:
+                return
+            if asyncio.get_running_loop() is not owner.loop:  # the reading moved meanwhile
+                with contextlib.suppress(RuntimeError):
+                    owner.loop.call_soon_threadsafe(self._eof)
                 return
             owner.loop.remove_reader(self.rfd)
             if self.flush_loop is owner.loop:
