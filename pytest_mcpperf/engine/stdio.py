@@ -445,6 +445,7 @@ class StdioMux:
         self.links: set[StdioLink] = set()
         self.closed = False
         self.pipe: StdioPipe | None = None
+        self.out = bytearray()  # lines to send, written once per loop iteration
 
     async def open(self) -> None:
         self.pipe = join_pipe(self.server, self.max_line_bytes, self)
@@ -467,7 +468,7 @@ class StdioMux:
         else:
             rid = request_id(data)
         if rid is None:
-            pipe.write(data)
+            self._send(data)
             fut.set_result(ACCEPTED)
             return fut
         if rid in self.pending:
@@ -475,8 +476,22 @@ class StdioMux:
             return fut
         timer = self.loop.call_at(deadline, self._on_timeout, rid)
         self.pending[rid] = (fut, timer, self.loop.time(), kind, bool(self.pending))
-        pipe.write(data)
+        self._send(data)
         return fut
+
+    def _send(self, data: bytes) -> None:
+        """Queue `data`; what a loop iteration queued goes out in one write (a load sends
+        many requests per iteration, and a write is a system call)."""
+        out = self.out
+        if not out:
+            self.loop.call_soon(self._flush)
+        out += data
+
+    def _flush(self) -> None:
+        out, pipe = self.out, self.pipe
+        if out and pipe is not None:
+            pipe.write(bytes(out))
+        out.clear()
 
     def _on_timeout(self, rid: int | str) -> None:
         entry = self.pending.pop(rid, None)
@@ -533,7 +548,7 @@ class StdioMux:
                 "message": f"mcpperf does not support {method}",
             }
         if self.pipe is not None and not self.closed:
-            self.pipe.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+            self._send(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
 
     def on_line_too_long(self, _: object = None) -> None:
         self.counters.bad_lines += 1
@@ -584,6 +599,7 @@ class StdioMux:
             self.server.stop(grace_s=2.0)
 
     def _leave(self) -> None:
+        self.out.clear()
         pipe, self.pipe = self.pipe, None
         if pipe is not None:
             pipe.detach(self)
