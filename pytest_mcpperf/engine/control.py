@@ -17,7 +17,6 @@ from pytest_mcpperf.engine.http import HttpTransport
 from pytest_mcpperf.engine.loop import run_sync
 from pytest_mcpperf.engine.mcp import McpError, McpSession
 from pytest_mcpperf.engine.transport import Link, Transport
-from pytest_mcpperf.engine.wire import target_transport
 from pytest_mcpperf.errors import ConfigError, RequestError, TargetError
 from pytest_mcpperf.spec import TOOLS_CALL, ToolCall
 from pytest_mcpperf.vocabulary import LEGACY, MODERN, option
@@ -179,11 +178,12 @@ def probe(url: str, timeout_s: float = 5.0, *, transport: Transport | None = Non
     return run_sync(lambda: aprobe(transport or HttpTransport(url), timeout_s))
 
 
-def probe_protocol_version(url: str, timeout_s: float = 5.0, *, pid: int | None = None) -> str:
-    """The protocol revision the server at `url` speaks (MODERN or its legacy one),
-    negotiated the way its url names it: over HTTP, or over the pipes of the stdio
-    server with `pid` that this process started (`stdio:COMMAND`)."""
-    return probe(url, timeout_s, transport=target_transport(url, pid)).protocol_version
+def probe_protocol_version(
+    url: str, timeout_s: float = 5.0, *, transport: Transport | None = None
+) -> str:
+    """The protocol revision the server at `url` speaks (MODERN or its legacy one), over
+    `transport` when given (a stdio server's, `engine.wire.target_transport`), else HTTP."""
+    return probe(url, timeout_s, transport=transport).protocol_version
 
 
 def list_names(

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_mcpperf.engine.runner import arun, run
+from pytest_mcpperf.fixtures import probe_version
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import Target
@@ -94,6 +95,7 @@ def test_two_runs_in_one_loop_share_one_server() -> None:
 def test_protocol_version_is_negotiated_over_the_targets_pipes() -> None:
     with _spawn() as target:
         assert target.url.startswith("stdio:")
+        target.version_probe = probe_version  # as the pytest front end's mcp_server has
         assert target.protocol_version == LEGACY  # the era this server speaks
         # the pipe still serves a run afterwards
         _ok(run(_spec(target, 100.0, 1.0)), 100)
