@@ -67,16 +67,27 @@ def start_server(run: RunSettings) -> Target:
     environment and `--mcp-server-path` as its endpoint."""
     if run.url:
         # A server said to be running answers at once: --mcp-startup-timeout is for spawning.
-        return Target.at_url(run.url, front_end="pytest")
-    return Target.spawn(
-        run.server_cmd or None,
-        startup_timeout_s=run.startup_timeout,
-        front_end="pytest",
-        transport=run.transport,
-        env={**os.environ, **run.server_env} if run.server_env else None,
-        path=run.server_path,
-        processes=run.server_processes,
-    )
+        target = Target.at_url(run.url, front_end="pytest")
+    else:
+        target = Target.spawn(
+            run.server_cmd or None,
+            startup_timeout_s=run.startup_timeout,
+            front_end="pytest",
+            transport=run.transport,
+            env={**os.environ, **run.server_env} if run.server_env else None,
+            path=run.server_path,
+            processes=run.server_processes,
+        )
+    target.version_probe = probe_version
+    return target
+
+
+def probe_version(url: str, pid: int | None) -> str:
+    """A target's protocol revision over its own transport (a stdio server's pipes)."""
+    from pytest_mcpperf.engine.control import probe_protocol_version
+    from pytest_mcpperf.engine.wire import target_transport
+
+    return probe_protocol_version(url, transport=target_transport(url, pid))
 
 
 # ---------------------------------------------------------------- perf_client

@@ -569,6 +569,10 @@ class Target:
         self.server = server
         self.front_end = front_end
         self._protocol_version: str | None = None
+        #: How `protocol_version` is asked: (url, pid) -> revision. Front ends set the
+        #: probe of the target's own transport (a stdio server's pipes), which this
+        #: layer cannot import (the engine's stdio transport imports it); unset, HTTP.
+        self.version_probe: Callable[[str, int | None], str] | None = None
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, pid={self.pid!r}, spawned={self.spawned!r})"
@@ -655,11 +659,15 @@ class Target:
 
     @property
     def protocol_version(self) -> str:
-        """The protocol revision the server speaks (asked once, on first use)."""
+        """The protocol revision the server speaks (asked once, on first use, over the
+        target's own transport: HTTP, or a stdio server's pipes)."""
         if self._protocol_version is None:
-            from pytest_mcpperf.engine.control import probe_protocol_version
+            if self.version_probe is not None:
+                self._protocol_version = self.version_probe(self.url, self.pid)
+            else:
+                from pytest_mcpperf.engine.control import probe_protocol_version
 
-            self._protocol_version = probe_protocol_version(self.url)
+                self._protocol_version = probe_protocol_version(self.url)
         return self._protocol_version
 
     @property

@@ -89,10 +89,6 @@ def test_error_recovery(perf_client, stress_check) -> None:
 @pytest.mark.needs_tools(
     "error_simulation", "async_io", "cpu_intensive", "memory_allocate", "session_counter"
 )
-@pytest.mark.needs_http(
-    "it runs two loads at once against one server, and two runs cannot share one stdio "
-    "server's pipes (each reads the server's stdout itself)"
-)
 @pytest.mark.parametrize("error_rate_percent", [10, 50])
 @pytest.mark.load(
     pattern="throughput",

@@ -178,9 +178,12 @@ def probe(url: str, timeout_s: float = 5.0, *, transport: Transport | None = Non
     return run_sync(lambda: aprobe(transport or HttpTransport(url), timeout_s))
 
 
-def probe_protocol_version(url: str, timeout_s: float = 5.0) -> str:
-    """The protocol revision the server at `url` speaks (MODERN or its legacy one)."""
-    return probe(url, timeout_s).protocol_version
+def probe_protocol_version(
+    url: str, timeout_s: float = 5.0, *, transport: Transport | None = None
+) -> str:
+    """The protocol revision the server at `url` speaks (MODERN or its legacy one), over
+    `transport` when given (a stdio server's, `engine.wire.target_transport`), else HTTP."""
+    return probe(url, timeout_s, transport=transport).protocol_version
 
 
 def list_names(

@@ -6,6 +6,13 @@ of a transport share one `StdioMux`, which writes each request on the server's s
 and hands each response line to the request with the same JSON-RPC id. Ids are unique
 in the whole process (`McpSession.next_id`), so sessions never collide on one pipe.
 
+Several runs at once may speak to one process (two loads together, a control-path
+probe during a load), each in its own event loop or in one: the process's pipes are a
+`StdioPipe`, one per process, shared by the muxes of every run. One loop reads the
+server's stdout and hands each response to the run whose request has its id; writes
+from every run go through one lock, so lines never interleave; a run that ends leaves
+the pipe to the others (its reading moves to one of their loops).
+
 Latency is measured by the generator exactly as over HTTP: from the intended send time
 to the arrival of the response line. A request's deadline fails it with
 `RequestTimeout` and forgets its id; an answer that comes later is counted as
@@ -40,6 +47,7 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -154,17 +162,186 @@ def request_id(data: bytes) -> int | str | None:
     return rid if isinstance(rid, int | str) else None
 
 
-class _Stdout(asyncio.Protocol):
-    """Reads the server's stdout and splits it into lines for the mux."""
+#: How much one read takes from a server's stdout.
+READ_BYTES = 256 * 1024
+#: The pipes in use, by server process: every run speaking to a process shares one.
+_PIPES: dict[StdioServer, StdioPipe] = {}
+_PIPES_LOCK = threading.Lock()
 
-    def __init__(self, mux: StdioMux) -> None:
-        self.mux = mux
+
+def _call(mux: StdioMux, here: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
+    """`fn(*args)` on `mux`'s loop: at once when that is `here`, else handed over."""
+    if mux.loop is here:
+        fn(*args)
+    else:
+        with contextlib.suppress(RuntimeError):  # its loop has closed: its run is over
+            mux.loop.call_soon_threadsafe(fn, *args)
+
+
+class StdioPipe:
+    """The stdin and stdout of one server process, shared by every run that speaks to it.
+
+    Each run (in its own event loop, perhaps in its own thread) has a `StdioMux`; all
+    the muxes of one process share this pipe. Exactly one of them, the owner, reads the
+    server's stdout in its loop and hands each response to the mux whose request has its
+    id (at once in its own loop, else with `call_soon_threadsafe`); ids are unique in
+    the whole process, so they never collide. Writes, from any thread, go through one
+    lock, so lines never interleave. A mux that leaves hands the reading over to one
+    that stays (the partial line read so far is kept here); the last one to leave
+    closes this pipe's descriptors (duplicates: the server's own pipes stay open for
+    the next run). With a single mux a line goes straight to it, as if unshared.
+    """
+
+    def __init__(self, server: StdioServer, max_line_bytes: int) -> None:
+        self.server = server
+        self.max_line_bytes = max_line_bytes
+        stdin_fd, stdout_fd = server.fds()
+        self.rfd = os.dup(stdout_fd)
+        self.wfd = os.dup(stdin_fd)
+        os.set_blocking(self.rfd, False)
+        os.set_blocking(self.wfd, False)
+        self.lock = threading.Lock()  # membership, ownership and writes
+        self.muxes: tuple[StdioMux, ...] = ()
+        self.only: StdioMux | None = None  # the one mux, when there is one
+        self.owner: StdioMux | None = None  # whose loop reads (and flushes)
+        self.closed = False
         self.buffer = bytearray()
+        self.chunk = bytearray(READ_BYTES)
+        self.view = memoryview(self.chunk)
         self.skipping = False  # inside a line that was too long
+        self.wbuf = bytearray()
+        self.flush_loop: asyncio.AbstractEventLoop | None = None
 
-    def data_received(self, data: bytes) -> None:
+    # -- who uses it ------------------------------------------------------------------
+    def attach(self, mux: StdioMux) -> bool:
+        """Add `mux` (from its loop); False when this pipe has closed meanwhile."""
+        with self.lock:
+            if self.closed:
+                return False
+            self.muxes += (mux,)
+            self.only = mux if len(self.muxes) == 1 else None
+            take = self.owner is None
+            if take:
+                self.owner = mux
+        if take:
+            self._start_reading(mux)
+        return True
+
+    def detach(self, mux: StdioMux) -> None:
+        """Remove `mux` (from its loop), handing the reading over if it was the owner."""
+        with self.lock:
+            if mux not in self.muxes:
+                return
+            self.muxes = tuple(m for m in self.muxes if m is not mux)
+            self.only = self.muxes[0] if len(self.muxes) == 1 else None
+            heir: StdioMux | None = None
+            if self.owner is mux:
+                self.owner = heir = self.muxes[0] if self.muxes else None
+                mux.loop.remove_reader(self.rfd)
+                if self.flush_loop is mux.loop:
+                    mux.loop.remove_writer(self.wfd)
+                    self.flush_loop = None
+            last = not self.muxes
+        if last:
+            self._close()
+        elif heir is not None:
+            _call(heir, mux.loop, self._start_reading, heir)
+
+    def _start_reading(self, mux: StdioMux) -> None:
+        """In `mux`'s loop: read (and flush) there, if it still owns this pipe."""
+        with self.lock:
+            if self.closed or self.owner is not mux:
+                return
+            mux.loop.add_reader(self.rfd, self._readable)
+        self._arm()
+
+    def _close(self) -> None:
+        with self.lock:
+            self.closed = True
+            self.muxes, self.only, self.owner = (), None, None
+            for fd in (self.rfd, self.wfd):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self.rfd = self.wfd = -1
+        with _PIPES_LOCK:
+            if _PIPES.get(self.server) is self:
+                del _PIPES[self.server]
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Send `data` whole, before anything written after it (from any thread)."""
+        with self.lock:
+            if self.wfd < 0:
+                return
+            if not self.wbuf:
+                try:
+                    n = os.write(self.wfd, data)
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    self._broken()
+                    return
+                if n == len(data):
+                    return
+                data = data[n:]
+            self.wbuf += data
+            owner = self.owner if self.flush_loop is None else None
+        if owner is not None:
+            with contextlib.suppress(RuntimeError):
+                owner.loop.call_soon_threadsafe(self._arm)
+
+    def _arm(self) -> None:
+        """In the owner's loop: flush what is waiting when the pipe can take it."""
+        with self.lock:
+            owner = self.owner
+            if self.closed or owner is None or self.flush_loop is not None or not self.wbuf:
+                return
+            if asyncio.get_running_loop() is not owner.loop:
+                return  # the reading moved meanwhile: the new owner arms it
+            self.flush_loop = owner.loop
+            owner.loop.add_writer(self.wfd, self._flush)
+
+    def _flush(self) -> None:
+        with self.lock:
+            loop = self.flush_loop
+            if self.wfd < 0 or loop is None:
+                return
+            try:
+                n = os.write(self.wfd, self.wbuf)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._broken()
+                return
+            del self.wbuf[:n]
+            if not self.wbuf:
+                loop.remove_writer(self.wfd)
+                self.flush_loop = None
+
+    def _broken(self) -> None:
+        """The server's stdin closed (under the lock): drop what waits, end in the owner's loop."""
+        self.wbuf.clear()
+        owner = self.owner
+        if owner is not None:
+            with contextlib.suppress(RuntimeError):
+                owner.loop.call_soon_threadsafe(self._eof)
+
+    # -- reading (in the owner's loop) ------------------------------------------------
+    def _readable(self) -> None:
+        try:  # into a buffer kept for the purpose: no allocation per read
+            n = os.readv(self.rfd, (self.chunk,))
+        except BlockingIOError:
+            return
+        except OSError:
+            n = 0
+        if not n:
+            self._eof()
+            return
         buffer = self.buffer
-        buffer += data
+        buffer += self.view[:n]
+        only = self.only  # one run: its lines go straight to it
+        on_line = only.on_line if only is not None else self._on_line
         start = 0
         while True:
             end = buffer.find(b"\n", start)
@@ -173,25 +350,79 @@ class _Stdout(asyncio.Protocol):
             if self.skipping:
                 self.skipping = False
             elif end > start:
-                self.mux.on_line(bytes(buffer[start:end]))
+                on_line(bytes(buffer[start:end]))
             start = end + 1
         del buffer[:start]
-        if len(buffer) > self.mux.max_line_bytes:
+        if len(buffer) > self.max_line_bytes:
             buffer.clear()
             if not self.skipping:
                 self.skipping = True
-                self.mux.on_line_too_long()
+                self._each("on_line_too_long")
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.mux.on_eof(exc)
+    def _on_line(self, line: bytes) -> None:
+        """A line read while several runs share the pipe: to the one it answers."""
+        owner = self.owner
+        if owner is None:
+            return
+        msg = _message(line)
+        if msg is None:
+            owner.counters.bad_lines += 1
+            return
+        if "method" in msg:
+            owner.from_server(msg)
+            return
+        rid = msg.get("id")
+        if isinstance(rid, int | str):
+            for mux in self.muxes:
+                if rid in mux.pending:
+                    _call(mux, owner.loop, mux.on_response, rid, line)
+                    return
+        owner.counters.unmatched += 1
+
+    def _each(self, method: str) -> None:
+        owner = self.owner
+        if owner is None:
+            return
+        for mux in self.muxes:
+            _call(mux, owner.loop, getattr(mux, method), None)
+
+    def _eof(self) -> None:
+        """The server's stdout closed (or its stdin broke): every run's requests fail."""
+        with self.lock:
+            owner, muxes = self.owner, self.muxes
+            if self.closed or owner is None:
+                return
+            if asyncio.get_running_loop() is not owner.loop:  # the reading moved meanwhile
+                with contextlib.suppress(RuntimeError):
+                    owner.loop.call_soon_threadsafe(self._eof)
+                return
+            owner.loop.remove_reader(self.rfd)
+            if self.flush_loop is owner.loop:
+                owner.loop.remove_writer(self.wfd)
+                self.flush_loop = None
+        self._close()
+        for mux in muxes:
+            _call(mux, owner.loop, mux.on_eof, None)
 
 
-class _Stdin(asyncio.Protocol):
-    def __init__(self, mux: StdioMux) -> None:
-        self.mux = mux
+def _message(line: bytes) -> dict[str, Any] | None:
+    """One line as a JSON-RPC object, None when it is not one (a batch, a bare value)."""
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.mux.on_eof(exc)
+
+def join_pipe(server: StdioServer, max_line_bytes: int, mux: StdioMux) -> StdioPipe:
+    """The pipe of `server` that every run in this process shares, with `mux` added."""
+    while True:
+        with _PIPES_LOCK:
+            pipe = _PIPES.get(server)
+            if pipe is None or pipe.closed:
+                pipe = _PIPES[server] = StdioPipe(server, max_line_bytes)
+        if pipe.attach(mux):
+            return pipe
 
 
 #: a request in flight: (future, deadline timer, send time, template kind, sent while
@@ -200,7 +431,8 @@ _Pending = tuple[asyncio.Future[StdioReply], asyncio.TimerHandle, float, bytes |
 
 
 class StdioMux:
-    """The pipes of one server process in one event loop, shared by all its links."""
+    """One run's side of a server process's pipe (`StdioPipe`), in the run's event loop,
+    shared by all the run's links to that process."""
 
     def __init__(self, server: StdioServer, owned: bool, max_line_bytes: int) -> None:
         self.server = server
@@ -212,22 +444,17 @@ class StdioMux:
         self.serial = SerialStats()
         self.links: set[StdioLink] = set()
         self.closed = False
-        self._reader: asyncio.ReadTransport | None = None
-        self._writer: asyncio.WriteTransport | None = None
+        self.pipe: StdioPipe | None = None
+        self.out = bytearray()  # lines to send, written once per loop iteration
 
     async def open(self) -> None:
-        stdin_fd, stdout_fd = self.server.fds()
-        # Duplicates: closing them at the end of this run leaves the server's pipes open
-        # for the next run (a session-scoped server serves many tests).
-        rfile = os.fdopen(os.dup(stdout_fd), "rb", buffering=0)
-        wfile = os.fdopen(os.dup(stdin_fd), "wb", buffering=0)
-        self._reader, _ = await self.loop.connect_read_pipe(lambda: _Stdout(self), rfile)
-        self._writer, _ = await self.loop.connect_write_pipe(lambda: _Stdin(self), wfile)
+        self.pipe = join_pipe(self.server, self.max_line_bytes, self)
 
     # -- requests -------------------------------------------------------------------
     def request(self, data: bytes, deadline: float) -> asyncio.Future[StdioReply]:
         fut: asyncio.Future[StdioReply] = self.loop.create_future()
-        if self.closed or self._writer is None:
+        pipe = self.pipe
+        if self.closed or pipe is None:
             fut.set_exception(self.gone_error("closed"))
             return fut
         if not data:  # nothing to send (a legacy DELETE has no stdio form)
@@ -241,7 +468,7 @@ class StdioMux:
         else:
             rid = request_id(data)
         if rid is None:
-            self._writer.write(data)
+            self._send(data)
             fut.set_result(ACCEPTED)
             return fut
         if rid in self.pending:
@@ -249,8 +476,22 @@ class StdioMux:
             return fut
         timer = self.loop.call_at(deadline, self._on_timeout, rid)
         self.pending[rid] = (fut, timer, self.loop.time(), kind, bool(self.pending))
-        self._writer.write(data)
+        self._send(data)
         return fut
+
+    def _send(self, data: bytes) -> None:
+        """Queue `data`; what a loop iteration queued goes out in one write (a load sends
+        many requests per iteration, and a write is a system call)."""
+        out = self.out
+        if not out:
+            self.loop.call_soon(self._flush)
+        out += data
+
+    def _flush(self) -> None:
+        out, pipe = self.out, self.pipe
+        if out and pipe is not None:
+            pipe.write(bytes(out))
+        out.clear()
 
     def _on_timeout(self, rid: int | str) -> None:
         entry = self.pending.pop(rid, None)
@@ -259,19 +500,23 @@ class StdioMux:
 
     # -- what the server writes -------------------------------------------------------
     def on_line(self, line: bytes) -> None:
-        try:
-            msg = json.loads(line)
-        except ValueError:
+        """A line read while this is the pipe's only run (in this loop)."""
+        msg = _message(line)
+        if msg is None:
             self.counters.bad_lines += 1
             return
-        if not isinstance(msg, dict):
-            self.counters.bad_lines += 1  # a batch or a bare value: not a response
-            return
         if "method" in msg:
-            self._from_server(msg)
+            self.from_server(msg)
             return
         rid = msg.get("id")
-        entry = self.pending.pop(rid, None) if isinstance(rid, int | str) else None
+        if isinstance(rid, int | str):
+            self.on_response(rid, line)
+        else:
+            self.counters.unmatched += 1
+
+    def on_response(self, rid: int | str, line: bytes) -> None:
+        """The response `line` to this run's request `rid` (in this loop)."""
+        entry = self.pending.pop(rid, None)
         if entry is None:
             self.counters.unmatched += 1
             return
@@ -284,7 +529,7 @@ class StdioMux:
         if not fut.done():
             fut.set_result(StdioReply(200, _NO_HEADERS, line))
 
-    def _from_server(self, msg: dict[str, Any]) -> None:
+    def from_server(self, msg: dict[str, Any]) -> None:
         c = self.counters
         if "id" not in msg:
             c.notifications += 1
@@ -302,10 +547,10 @@ class StdioMux:
                 "code": METHOD_NOT_FOUND,
                 "message": f"mcpperf does not support {method}",
             }
-        if self._writer is not None and not self.closed:
-            self._writer.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+        if self.pipe is not None and not self.closed:
+            self._send(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
 
-    def on_line_too_long(self) -> None:
+    def on_line_too_long(self, _: object = None) -> None:
         self.counters.bad_lines += 1
         self._fail_all(
             TransportError(
@@ -321,7 +566,7 @@ class StdioMux:
         for link in self.links:
             link.closed = True
         self._fail_all(self.gone_error("closed"))
-        self._close_pipes()
+        self._leave()
 
     def gone_error(self, code: str) -> TransportError:
         """The server's pipes closed: say so, with its exit status and last stderr lines."""
@@ -349,15 +594,15 @@ class StdioMux:
     def close(self) -> None:
         self.closed = True
         self._fail_all(TransportError("closed", "the stdio transport was closed"))
-        self._close_pipes()
+        self._leave()
         if self.owned:
             self.server.stop(grace_s=2.0)
 
-    def _close_pipes(self) -> None:
-        for t in (self._reader, self._writer):
-            if t is not None:
-                with contextlib.suppress(Exception):
-                    t.close()
+    def _leave(self) -> None:
+        self.out.clear()
+        pipe, self.pipe = self.pipe, None
+        if pipe is not None:
+            pipe.detach(self)
 
 
 class StdioLink:

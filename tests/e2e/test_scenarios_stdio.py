@@ -1,6 +1,6 @@
 """The scenario suite over stdio: the bundled server's `--stdio` mode spawned by the
-plugin, its tools listed over the pipes (so `needs_tools` scenarios run), and a scenario
-that needs HTTP skipped with its reason. A second each."""
+plugin, its tools listed over the pipes (so `needs_tools` scenarios run), and the chaos
+scenario's two loads at once over the one server's pipes. A second each."""
 
 from __future__ import annotations
 
@@ -49,11 +49,18 @@ def test_scenarios_run_over_stdio_against_the_bundled_server(tmp_path: Path) -> 
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "2 passed, 1 skipped" in run.stdout
-    assert "needs the HTTP transport: it runs two loads at once" in run.stdout
-    results = {
-        r["nodeid"].rsplit("::", 1)[-1]: r for r in json.loads(report.read_text())["results"]
-    }
+    assert "3 passed" in run.stdout
+    entries = json.loads(report.read_text())["results"]
+    # the chaos scenario's two loads, at once over the one server's pipes: the ordinary
+    # calls all answered, the deliberate faults all failed, no answer went astray
+    normal, faults = (r for r in entries if r["nodeid"].endswith("::test_chaos[10]"))
+    assert normal["requests"]["failed"] == 0
+    assert normal["requests"]["ok"] > 0
+    assert faults["requests"]["failed"] > 0
+    for r in (normal, faults):
+        assert r["target"]["stdio"]["unmatched_responses"] == 0
+    results = {r["nodeid"].rsplit("::", 1)[-1]: r for r in entries}
+    del results["test_chaos[10]"]
     assert set(results) == {"test_throughput_at_rate[100]", "test_latency_of_async_io[10]"}
     for r in results.values():
         assert r["target"]["url"] == f"stdio:{sys.executable} -m mcpperf_server --stdio"
