@@ -78,16 +78,13 @@ def start_server(run: RunSettings) -> Target:
             path=run.server_path,
             processes=run.server_processes,
         )
-    target.version_probe = probe_version
+    target.version_probe = wire().probe_version
     return target
 
 
-def probe_version(url: str, pid: int | None) -> str:
-    """A target's protocol revision over its own transport (a stdio server's pipes)."""
-    from pytest_mcpperf.engine.control import probe_protocol_version
-    from pytest_mcpperf.engine.wire import target_transport
-
-    return probe_protocol_version(url, transport=target_transport(url, pid))
+def wire() -> Any:
+    """engine.wire, imported late (the pytest layer loads the engine when a test runs)."""
+    return importlib.import_module("pytest_mcpperf.engine.wire")
 
 
 # ---------------------------------------------------------------- perf_client

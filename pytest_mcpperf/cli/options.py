@@ -236,7 +236,9 @@ def open_target(args: argparse.Namespace) -> Target:
             f"({option(CLI, 'transport')} stdio): an HTTP server runs its own workers"
         )
     if url:
-        return Target.at_url(url, pid=pid, front_end=CLI)
+        target = Target.at_url(url, pid=pid, front_end=CLI)
+        target.version_probe = _wire().probe_version
+        return target
     if pid is not None:
         raise ConfigError(
             f"{option(CLI, 'server_pid')} is for a server at "
@@ -246,7 +248,7 @@ def open_target(args: argparse.Namespace) -> Target:
     extra_env: dict[str, str] = {}
     for entry in getattr(args, "server_env", None) or ():
         extra_env.update(entry)
-    return Target.spawn(
+    target = Target.spawn(
         command,
         startup_timeout_s=startup_timeout_s,
         front_end=CLI,
@@ -255,6 +257,13 @@ def open_target(args: argparse.Namespace) -> Target:
         path=getattr(args, "server_path", "/mcp"),
         processes=server_processes,
     )
+    target.version_probe = _wire().probe_version  # over the target's own transport
+    return target
+
+
+def _wire() -> Any:
+    """engine.wire, imported late so that `--help` stays fast."""
+    return importlib.import_module("pytest_mcpperf.engine.wire")
 
 
 def target_fields(args: argparse.Namespace, target: Target) -> dict[str, Any]:

@@ -140,3 +140,11 @@ def target_transport(url: str, pid: int | None = None) -> Transport:
     if url.startswith(STDIO_URL):
         return stdio_transport(pid, split_command(url[len(STDIO_URL) :]))
     return HttpTransport(url)
+
+
+def probe_version(url: str, pid: int | None) -> str:
+    """A target's protocol revision over its own transport (HTTP, or a running stdio
+    server's pipes): what `Target.version_probe` is set to by the front ends."""
+    from pytest_mcpperf.engine.control import probe_protocol_version
+
+    return probe_protocol_version(url, transport=target_transport(url, pid))

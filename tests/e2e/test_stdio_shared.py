@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_mcpperf.engine.runner import arun, run
-from pytest_mcpperf.fixtures import probe_version
+from pytest_mcpperf.engine.wire import probe_version
 from pytest_mcpperf.result import LoadResult
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import Target
