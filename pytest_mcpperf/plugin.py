@@ -130,6 +130,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
+def _argparse_text(text: str) -> str:
+    """Help text as argparse wants it: a literal % doubled (argparse %-formats help)."""
+    return text.replace("%", "%%")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mcpperf", "MCP server performance (pytest-mcpperf)")
     for setting in cfg.SETTINGS:
@@ -141,7 +146,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             type=cfg.cli_type(setting),
             action="append" if setting.repeat else "store",
-            help=f"{text}; env {setting.env}, ini {setting.ini} (default: {default})",
+            help=_argparse_text(
+                f"{text}; env {setting.env}, ini {setting.ini} (default: {default})"
+            ),
         )
         ini_help = f"{text}; option {setting.flag} (default: {default})"
         if setting.repeat:
@@ -153,7 +160,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _add_compare_options(group: Any) -> None:
     """--perf-repeat, --perf-save[=NAME], --perf-compare[=NAME] and their company."""
-    for flag, (dest, metavar, text) in cfg.COMPARE_OPTIONS.items():
+    for flag, (dest, metavar, raw_text) in cfg.COMPARE_OPTIONS.items():
+        text = _argparse_text(raw_text)
         if not metavar:
             group.addoption(flag, dest=dest, action="store_true", default=False, help=text)
         elif flag in ("--perf-save", "--perf-compare"):

@@ -427,3 +427,14 @@ def test_perf_memory_check_applies_to_every_load_test_unless_its_marker_says(
 def _report(project: FakeProject) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((project.pytester.path / "r.json").read_text())
     return data
+
+
+def test_pytest_help_lists_every_option(pytester: pytest.Pytester) -> None:
+    from pytest_mcpperf import settings
+
+    result = pytester.runpytest_subprocess("--help", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stderr.str()
+    text = result.stdout.str()
+    for flag in [s.flag for s in settings.SETTINGS] + list(settings.COMPARE_OPTIONS):
+        assert flag in text, flag
+    assert "p99:10%,rps:5%" in text  # a literal % in help text survives argparse
