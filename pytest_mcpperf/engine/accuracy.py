@@ -200,6 +200,7 @@ class SelfCheck:
     # dispatch. Slow answers lengthen `window_s` but say nothing about the send rate.
     send_window_s: float = 0.0
     dispatched: int = 0
+    skipped: int = 0  # of the dispatched: given up unsent, no connection free in time
     late_sends: int = 0
     queued_sends: int = 0
     max_late_ms: float = 0.0
@@ -232,6 +233,7 @@ class SelfCheck:
         self.window_s = max(self.window_s, other.window_s)
         self.send_window_s = max(self.send_window_s, other.send_window_s)
         self.dispatched += other.dispatched
+        self.skipped += other.skipped
         self.late_sends += other.late_sends
         self.queued_sends += other.queued_sends
         self.max_late_ms = max(self.max_late_ms, other.max_late_ms)
@@ -341,7 +343,16 @@ def _client_bound(
     if check.target_rps > 0 and send_window > 0:
         rate = check.dispatched / send_window
         if rate < limits.send_rate_ratio * check.target_rps:
-            reasons.append(f"dispatched {rate:.0f} requests/s of the {check.target_rps:g} targeted")
+            if check.skipped:
+                sent_rate = (check.dispatched - check.skipped) / send_window
+                reasons.append(
+                    f"sent {sent_rate:.0f} requests/s of the {check.target_rps:g} targeted "
+                    f"({check.skipped} more given up unsent)"
+                )
+            else:
+                reasons.append(
+                    f"dispatched {rate:.0f} requests/s of the {check.target_rps:g} targeted"
+                )
     lag_p99 = check.lag.get_value_at_percentile(99.0) / 1000.0
     if lag_p99 > limits.loop_lag_p99_ms:
         reasons.append(f"event-loop lag p99 {lag_p99:.1f} ms (limit {limits.loop_lag_p99_ms:g} ms)")

@@ -560,6 +560,7 @@ class Generator:
             return
         self.recorder.stats.scheduled += n
         self.check.dispatched += n
+        self.check.skipped += n
         for tool, count in enumerate(self.workload.tally(first, self.shard_count, n)):
             if count:
                 self.recorder.error_many(tool, CLASS_NAMES[TIMEOUT], "not_sent", count)
