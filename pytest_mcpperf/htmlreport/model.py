@@ -40,6 +40,7 @@ SUMMARY_KEYS = (
     "accuracy",
     "criteria",
     "per_tool",
+    "per_method",
     "errors_by_code",
     "memory",
     "stress",

@@ -227,6 +227,29 @@ def test_pytest_run_with_three_tests(browser: Any, pytest_run: tuple[Path, Path]
         assert page.hover_p99(run, 1) == p99_text(rows[1]["p99_ms"])
 
 
+def test_a_run_of_several_methods_shows_a_table_per_method(
+    browser: Any, cli_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    report = json.loads(cli_run[0].read_text())
+    tool = dict(next(iter(report["per_tool"].values())))
+    read = dict(tool, ok=7, failed=1, method="resources/read")
+    report["per_method"] = {"tools/call": tool, "resources/read": read}
+    report["per_tool"]["resources/read file:///a.txt"] = read
+    saved = tmp_path / "mix.json"
+    saved.write_text(json.dumps(report))
+    out = tmp_path / "mix.html"
+    assert cli.main(["report", str(saved), "-o", str(out)]) == 0
+    page = Page(browser, out)
+    page.check_clean()
+    text = page.page.inner_text("main")
+    assert "Per method" in text
+    assert "Per tool / request" in text
+    assert "resources/read file:///a.txt" in text
+    methods = page.page.locator("h3:text('Per method') + table").inner_text()
+    assert "tools/call" in methods and "resources/read" in methods
+    page.page.close()
+
+
 def test_comparison_report(
     browser: Any, cli_run: tuple[Path, Path], pytest_run: tuple[Path, Path], tmp_path: Path
 ) -> None:

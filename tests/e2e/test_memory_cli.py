@@ -7,12 +7,11 @@ built here from the standard library.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from clirun import json_report, mcpperf
 
 from pytest_mcpperf.target import SpawnedServer
 
@@ -25,27 +24,11 @@ def leaky_cmd(kib: int) -> str:
     return f"{sys.executable} {LEAKY} --port {{port}} --leak-kib {kib}"
 
 
-def mcpperf(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def report(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
-    assert proc.stdout.lstrip().startswith("{"), proc.stdout + proc.stderr
-    data: dict[str, object] = json.loads(proc.stdout)
-    return data
-
-
 def test_leak_detection_finds_a_server_that_keeps_50_kib_per_call() -> None:
     proc = mcpperf(
         "memory", "leak-detection", "--iterations", "1000", "--json", "--server-cmd", leaky_cmd(50)
     )
-    memory = report(proc)["memory"]
+    memory = json_report(proc)["memory"]
     assert isinstance(memory, dict)
     assert memory["verdict"] == "leak", memory
     assert 45 * 1024 < memory["bytes_per_request"] < 60 * 1024
@@ -56,14 +39,14 @@ def test_leak_detection_calls_the_same_server_without_the_leak_stable() -> None:
     proc = mcpperf(
         "memory", "leak-detection", "--iterations", "1000", "--json", "--server-cmd", leaky_cmd(0)
     )
-    assert report(proc)["memory"]["verdict"] == "stable"  # type: ignore[index]
+    assert json_report(proc)["memory"]["verdict"] == "stable"
     assert proc.returncode == 0
 
 
 def test_leak_detection_calls_the_bundled_server_stable() -> None:
     proc = mcpperf("memory", "leak-detection", "--iterations", "2000", "--json")
-    memory = report(proc)["memory"]
-    assert memory["verdict"] == "stable", memory  # type: ignore[index]
+    memory = json_report(proc)["memory"]
+    assert memory["verdict"] == "stable", memory
     assert proc.returncode == 0, proc.stderr
 
 
@@ -100,4 +83,4 @@ def test_a_url_with_its_pid_is_measured() -> None:
             "--server-pid",
             str(server.pid),
         )
-    assert report(proc)["memory"]["verdict"] == "leak"  # type: ignore[index]
+    assert json_report(proc)["memory"]["verdict"] == "leak"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import mcpperf
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,16 +30,6 @@ LEAKY = Path(__file__).with_name("leaky_server.py")
 
 def server_cmd(*args: str) -> str:
     return f"{sys.executable} {LEAKY} --port {{port}} " + " ".join(args)
-
-
-def mcpperf(*argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def client_run(*extra: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:

@@ -9,13 +9,13 @@ four times that. Every test is bounded (a few seconds of load).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from clirun import mcpperf
 
 from pytest_mcpperf.engine.report import text_block
 from pytest_mcpperf.engine.runner import run
@@ -100,22 +100,11 @@ def test_several_processes_are_refused_over_http() -> None:
         Target.spawn(["true"], processes=2)
 
 
-def _mcpperf(*argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        check=False,
-    )
-
-
 STDIO = ["--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER} --seed-tools"]
 
 
 def test_cli_stress_over_stdio_with_two_processes() -> None:
-    proc = _mcpperf(
+    proc = mcpperf(
         "stress",
         "cpu",
         *STDIO,
@@ -144,7 +133,7 @@ def test_cli_stress_over_stdio_with_two_processes() -> None:
 
 
 def test_cli_memory_over_stdio() -> None:
-    proc = _mcpperf(
+    proc = mcpperf(
         "memory",
         "baseline",
         *STDIO,

@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 import pytest
+from clirun import mcpperf
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 GRADES = ("EXCELLENT", "GOOD", "MODERATE", "POOR")
-
-
-def mcpperf(*argv: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def stress_of(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

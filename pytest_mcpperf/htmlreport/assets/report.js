@@ -301,14 +301,28 @@
     })));
   }
 
+  function figuresRow(name, t) {
+    var l = t.latency_ms || {}, s = t.service_time_ms || {};
+    return [name, t.ok, t.failed, num(t.throughput_rps), num(l.p50), num(l.p90), num(l.p99),
+            num(l.max), num(s.p99)];
+  }
+
+  var FIGURE_COLUMNS = ["ok", "failed", "ok rps", "p50 ms", "p90 ms", "p99 ms", "max ms",
+                        "service p99 ms"];
+
   function toolsPart(section, run) {
+    var methods = run.per_method || {}, methodNames = Object.keys(methods);
+    if (methodNames.length > 1) {
+      section.appendChild(el("h3", {text: "Per method"}));
+      section.appendChild(table(["method"].concat(FIGURE_COLUMNS), methodNames.map(function (m) {
+        return figuresRow(m, methods[m]);
+      })));
+    }
     var tools = run.per_tool || {}, names = Object.keys(tools);
-    section.appendChild(el("h3", {text: "Per tool / method"}));
+    section.appendChild(el("h3", {text: "Per tool / request"}));
     if (!names.length) { section.appendChild(el("p", {"class": "note", text: "No calls."})); return; }
-    section.appendChild(table(["tool", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms",
-                               "service p99 ms"], names.map(function (n) {
-      var t = tools[n], l = t.latency_ms || {}, s = t.service_time_ms || {};
-      return [n, t.ok, t.failed, num(l.p50), num(l.p90), num(l.p99), num(l.max), num(s.p99)];
+    section.appendChild(table(["tool / request"].concat(FIGURE_COLUMNS), names.map(function (n) {
+      return figuresRow(n, tools[n]);
     })));
     var codes = run.errors_by_code || {}, rows = [];
     Object.keys(codes).forEach(function (cls) {
