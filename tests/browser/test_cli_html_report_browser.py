@@ -246,7 +246,8 @@ def test_a_run_of_several_methods_shows_a_table_per_method(
     assert "Per tool / request" in text
     assert "resources/read file:///a.txt" in text
     methods = page.page.locator("h3:text('Per method') + table").inner_text()
-    assert "tools/call" in methods and "resources/read" in methods
+    assert "tools/call" in methods
+    assert "resources/read" in methods
     page.page.close()
 
 
