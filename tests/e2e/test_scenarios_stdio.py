@@ -52,13 +52,15 @@ def test_scenarios_run_over_stdio_against_the_bundled_server(tmp_path: Path) -> 
     assert "3 passed" in run.stdout
     entries = json.loads(report.read_text())["results"]
     # the chaos scenario's two loads, at once over the one server's pipes: the ordinary
-    # calls all answered, the deliberate faults all failed, no answer went astray
+    # calls all answered, the deliberate faults all failed, no answer went astray. The
+    # only answers matching no request are late ones to faults the client gave up on
+    # (error_simulation timeout), counted by whichever run was reading the pipe.
     normal, faults = (r for r in entries if r["nodeid"].endswith("::test_chaos[10]"))
     assert normal["requests"]["failed"] == 0
     assert normal["requests"]["ok"] > 0
     assert faults["requests"]["failed"] > 0
-    for r in (normal, faults):
-        assert r["target"]["stdio"]["unmatched_responses"] == 0
+    unmatched = sum(r["target"]["stdio"]["unmatched_responses"] for r in (normal, faults))
+    assert unmatched <= faults["requests"]["errors"]["timeout"]
     results = {r["nodeid"].rsplit("::", 1)[-1]: r for r in entries}
     del results["test_chaos[10]"]
     assert set(results) == {"test_throughput_at_rate[100]", "test_latency_of_async_io[10]"}
