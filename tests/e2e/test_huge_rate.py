@@ -71,7 +71,7 @@ def test_a_billion_per_second_ends_on_time_in_bounded_memory(server: SpawnedServ
     acc = report["accuracy"]
     # a busy host may add `contended`; the generator's own limit is named either way
     assert acc["verdict"] in ("client_bound", "contended"), acc["reason"]
-    assert "dispatched" in acc["reason"]
+    assert "requests/s of the 1e+09 targeted" in acc["reason"]
     assert req["scheduled"] == 3_000_000_000
     # every scheduled request was sent or counted: requests a worker held when the run's
     # end cancelled it included
