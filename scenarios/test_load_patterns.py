@@ -47,9 +47,13 @@ def test_throughput_at_rate(perf_client, rate: int) -> None:
 def test_throughput_1000_rps_criterion(perf_client) -> None:
     """The seed's headline criterion: 1000 rps open loop, p99 < 100 ms, < 1 % errors."""
     result = perf_client.run()
+    if result.accuracy.verdict == "contended":  # the figures would not describe the server
+        pytest.skip(
+            f"the host was contended, the criterion cannot be judged: {result.accuracy.reason}"
+        )
     assert result.accuracy.verdict == "valid", (
-        f"the generator, not the server, limited this run ({result.accuracy.verdict}); "
-        "use --perf-processes 2 or a quieter machine"
+        f"the generator, not the server, limited this run ({result.accuracy.verdict}): "
+        f"{result.accuracy.reason}"
     )
     assert_throughput(result, min_rps=990)
     fast_operation_criteria(result)

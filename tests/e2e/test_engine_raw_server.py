@@ -260,7 +260,9 @@ def test_coordinated_omission_is_corrected() -> None:
     assert lat.p99 == pytest.approx(480, rel=0.10)
     assert lat.max == pytest.approx(500, rel=0.10)
     assert svc.p90 < 5.0  # the real service time (well under 1 ms), not the freeze
-    assert result.accuracy.verdict == "valid", result.accuracy.reason
+    # valid on a quiet host; contended when the hypervisor or other work took the CPUs
+    # (said so, with steal and other work measured): never client_bound
+    assert result.accuracy.verdict in ("valid", "contended"), result.accuracy.reason
 
 
 def test_sse_answers_with_notifications_and_chunked_bodies() -> None:

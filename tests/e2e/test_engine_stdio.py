@@ -45,7 +45,9 @@ def test_latency_is_the_servers_delay() -> None:
     assert result.requests.failed == 0
     assert result.requests.ok == 600
     assert result.latency_ms.p50 == pytest.approx(50, rel=0.10)
-    assert result.accuracy.verdict == "valid", result.accuracy.reason
+    # valid on a quiet host; contended when the hypervisor or other work took the CPUs
+    # (said so, with steal and other work measured): never client_bound
+    assert result.accuracy.verdict in ("valid", "contended"), result.accuracy.reason
     assert result.report["target"]["transport"] == "stdio"
     assert result.report["server"]["rss_mb"]["peak"] > 0  # sampled from the process
 
@@ -62,7 +64,9 @@ def test_coordinated_omission_is_corrected_over_stdio() -> None:
     assert lat.p99 == pytest.approx(480, rel=0.10)
     assert lat.max == pytest.approx(500, rel=0.10)
     assert svc.p90 < 5.0
-    assert result.accuracy.verdict == "valid", result.accuracy.reason
+    # valid on a quiet host; contended when the hypervisor or other work took the CPUs
+    # (said so, with steal and other work measured): never client_bound
+    assert result.accuracy.verdict in ("valid", "contended"), result.accuracy.reason
 
 
 def test_server_requests_are_answered_and_notifications_counted() -> None:
