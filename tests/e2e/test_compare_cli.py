@@ -54,10 +54,18 @@ def compare(
     return proc, data
 
 
+def _skip_if_the_host_was_contended(data: dict[str, Any]) -> None:
+    """A trial whose runs were judged contended (even after a rerun) cannot judge the two
+    servers: `compare` says inconclusive and why, which is the right answer there."""
+    if data["verdict"] == "inconclusive" and "self-check contended" in data["reason"]:
+        pytest.skip(f"the host was contended: {data['reason']}")
+
+
 @pytest.mark.parametrize("trial", TRIALS)
 def test_a_40_percent_slower_candidate_is_slower(trial: int, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     proc, data = compare(10, 14, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    _skip_if_the_host_was_contended(data)
     p50 = data["metrics"]["p50"]
     assert data["verdict"] == "slower", proc.stderr + json.dumps(data, indent=1)
     assert p50["verdict"] == "slower"
