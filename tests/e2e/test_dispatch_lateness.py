@@ -31,6 +31,10 @@ def bundled() -> Iterator[SpawnedServer]:
         yield server
 
 
+QUIET_STEAL_PERCENT = 3.0
+QUIET_OTHER_PERCENT = 10.0
+
+
 def test_dispatch_lateness_p99_is_within_the_stated_bias(bundled: SpawnedServer) -> None:
     spec = LoadSpec(
         url=bundled.url,
@@ -49,6 +53,12 @@ def test_dispatch_lateness_p99_is_within_the_stated_bias(bundled: SpawnedServer)
     assert late["count"] >= 400
     # latency counts from the intended time: the lateness is in it, never hidden
     assert result["latency_ms"]["p50"] >= result["service_time_ms"]["p50"]
-    if acc["verdict"] == "contended":  # the bias is stated for a host that is not starved
-        pytest.skip(f"the host was contended, so the stated bias does not apply: {acc['reason']}")
+    # The bias is stated for a quiet host: with the hypervisor stealing time or other work
+    # on the CPUs (measured by the run itself), it does not apply, and the test says so.
+    steal, other = acc["host_steal_percent"], acc["host_other_work_percent"]
+    if acc["verdict"] == "contended" or steal > QUIET_STEAL_PERCENT or other > QUIET_OTHER_PERCENT:
+        pytest.skip(
+            f"the host was not quiet (steal {steal}%, other work {other}%, verdict "
+            f"{acc['verdict']}): the stated bias does not apply"
+        )
     assert late["p99"] <= STATED_P99_US, late
