@@ -11,6 +11,7 @@ The thresholds' basis is benchmarks/contention.py.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -78,7 +79,9 @@ def test_busy_loops_beside_the_run_make_it_contended(bundled: SpawnedServer) -> 
             p.wait(timeout=10)
     assert acc["verdict"] == "contended", acc
     assert acc["reason"].startswith("host CPUs "), acc["reason"]
-    assert f"other work used {acc['host_other_work_percent']:.0f}%" in acc["reason"]
+    used = re.search(r"other work used (\d+)%", acc["reason"])
+    assert used is not None, acc["reason"]
+    assert abs(int(used.group(1)) - acc["host_other_work_percent"]) <= 1  # the report rounds
     assert acc["host_cpu_busy_percent"] >= accuracy.Limits().contended_busy_percent
 
 
