@@ -46,6 +46,8 @@ class Requests(TypedDict):
     ok: int
     failed: int
     errors: ErrorCounts
+    #: due but never sent, for any reason (scheduled == sent + not_sent)
+    not_sent: NotRequired[int]
     reinits: NotRequired[int]
     connections_opened: NotRequired[int]
 

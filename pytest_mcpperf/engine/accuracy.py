@@ -200,7 +200,10 @@ class SelfCheck:
     # dispatch. Slow answers lengthen `window_s` but say nothing about the send rate.
     send_window_s: float = 0.0
     dispatched: int = 0
-    skipped: int = 0  # of the dispatched: given up unsent, no connection free in time
+    # Of the dispatched, those never sent, whatever stopped them: a deadline that passed
+    # before a connection was free, a connection that could not be opened, the run's end.
+    # dispatched - not_sent is exactly the requests sent.
+    not_sent: int = 0
     late_sends: int = 0
     queued_sends: int = 0
     max_late_ms: float = 0.0
@@ -233,7 +236,7 @@ class SelfCheck:
         self.window_s = max(self.window_s, other.window_s)
         self.send_window_s = max(self.send_window_s, other.send_window_s)
         self.dispatched += other.dispatched
-        self.skipped += other.skipped
+        self.not_sent += other.not_sent
         self.late_sends += other.late_sends
         self.queued_sends += other.queued_sends
         self.max_late_ms = max(self.max_late_ms, other.max_late_ms)
@@ -343,11 +346,11 @@ def _client_bound(
     if check.target_rps > 0 and send_window > 0:
         rate = check.dispatched / send_window
         if rate < limits.send_rate_ratio * check.target_rps:
-            if check.skipped:
-                sent_rate = (check.dispatched - check.skipped) / send_window
+            if check.not_sent:
+                sent_rate = (check.dispatched - check.not_sent) / send_window
                 reasons.append(
                     f"sent {sent_rate:.0f} requests/s of the {check.target_rps:g} targeted "
-                    f"({check.skipped} more given up unsent)"
+                    f"({check.not_sent} more never sent)"
                 )
             else:
                 reasons.append(

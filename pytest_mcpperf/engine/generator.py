@@ -332,8 +332,8 @@ class Generator:
         self.check.host_steal_percent = host.steal_percent()
         self.check.host_cpus = accuracy.host_cpus()
         self.recorder.roll()
-        if self.closed_loop:  # nothing is scheduled ahead in a closed loop
-            self.recorder.stats.scheduled = self.recorder.stats.sent
+        if self.closed_loop:  # nothing is scheduled ahead: what was tried is scheduled
+            self.recorder.stats.scheduled = self.recorder.stats.sent + self.check.not_sent
 
     async def _ticker(self) -> None:
         k = 0
@@ -529,7 +529,7 @@ class Generator:
 
     def _not_sent(self, intended: float, index: int) -> None:
         tool = self.workload.choose(index)
-        self._failed(tool, Outcome(TIMEOUT, "not_sent"), intended >= self.measure_from)
+        self._never_sent(tool, Outcome(TIMEOUT, "not_sent"), intended >= self.measure_from)
 
     def _account(self, due: float, now: float, *, woken: bool) -> None:
         if due < self.measure_from:
@@ -560,7 +560,7 @@ class Generator:
             return
         self.recorder.stats.scheduled += n
         self.check.dispatched += n
-        self.check.skipped += n
+        self.check.not_sent += n
         for tool, count in enumerate(self.workload.tally(first, self.shard_count, n)):
             if count:
                 self.recorder.error_many(tool, CLASS_NAMES[TIMEOUT], "not_sent", count)
@@ -597,7 +597,7 @@ class Generator:
         session = user.session
         deadline = intended + self.spec.timeout_s
         if clock() >= deadline:
-            return self._failed(tool, Outcome(TIMEOUT, "not_sent"), measured)
+            return self._never_sent(tool, Outcome(TIMEOUT, "not_sent"), measured)
         conn = user.conn
         if conn is None or conn.closed:
             try:
@@ -605,11 +605,11 @@ class Generator:
                     min(10.0, max(0.001, deadline - clock()))
                 )
                 rec.stats.connections_opened += 1
-            except RequestError as exc:
-                return self._failed(tool, transport_outcome(exc), measured)
+            except RequestError as exc:  # classified by its cause, and never sent
+                return self._never_sent(tool, transport_outcome(exc), measured)
             except asyncio.CancelledError:  # the run ended before it could be sent
                 if not self.closed_loop:
-                    self._failed(tool, Outcome(TIMEOUT, "not_sent"), measured)
+                    self._never_sent(tool, Outcome(TIMEOUT, "not_sent"), measured)
                 raise
         rid = session.next_id()
         data = session.encode_call(user.calls[tool], rid)
@@ -641,6 +641,13 @@ class Generator:
         ):
             user.conn = await session.reinitialize(conn, generation)
         return outcome
+
+    def _never_sent(self, tool: int, outcome: Outcome, measured: bool) -> Outcome:
+        """A request that was due but never left: failed as `outcome` and counted in
+        `not_sent`, so that scheduled == sent + not_sent however it was stopped."""
+        if measured:
+            self.check.not_sent += 1
+        return self._failed(tool, outcome, measured)
 
     def _failed(self, tool: int, outcome: Outcome, measured: bool) -> Outcome:
         if measured:

@@ -74,6 +74,7 @@ def build(
         "requests": {
             "scheduled": run.scheduled,
             "sent": run.sent,
+            "not_sent": check.not_sent,
             "completed": ok + failed,
             "ok": ok,
             "failed": failed,
@@ -159,6 +160,12 @@ def text_block(report: Report) -> str:
         f"Requests ok: {req['ok']} ({_pct(req['ok'], done)})",
         f"Requests failed: {failed} ({_pct(failed, done)})",
     ]
+    if req.get("not_sent"):
+        lines.insert(
+            2,
+            f"Requests not sent: {req['not_sent']} (due, never sent: failed below as "
+            "timeout not_sent, or as the connection error that stopped them)",
+        )
     by_code = report.get("errors_by_code") or {}
     for kind, count in req["errors"].items():
         if count:

@@ -93,6 +93,7 @@ class HostileServer:
     setup_status: int = 200  # answer setup (discover / initialize) with this status
     setup_headers: dict[str, str] = field(default_factory=dict)
     reset_setup_once_at: int = 0  # reset the connection of the N-th setup request, once
+    stop_listening_after: int = 0  # after the N-th tools/call, refuse new connections
     calls: int = 0
     setups: int = 0
     seen: list[Request] = field(default_factory=list)
@@ -214,6 +215,8 @@ class HostileServer:
             return http(200, reply(req, result), extra=extra)
         if rpc == "tools/call":
             self.calls += 1
+            if self.calls == self.stop_listening_after and self._server is not None:
+                self._server.close()  # open connections stay; new ones are refused
             return self.answer(self, req)
         return http(200, reply(req, {}))
 
@@ -407,6 +410,26 @@ def test_a_coding_not_asked_for_is_a_protocol_error() -> None:
     with HostileServer(answer) as srv:
         result = run(spec(srv.url, rate=20.0))
     assert errors_of(result) == {"protocol": {"content_encoding": 20}}
+
+
+# -- item 2's accounting: a request whose connection cannot be opened ----------------
+def test_a_request_whose_reconnect_is_refused_is_counted_never_sent() -> None:
+    def answer(srv: HostileServer, req: Request) -> bytes:
+        return http(200, reply(req))
+
+    # Each answer closes its connection; after the 10th the server stops listening, so
+    # every later request fails to connect: transport/refused, and never sent.
+    with HostileServer(answer, close_after=True, stop_listening_after=10) as srv:
+        result = run(spec(srv.url, rate=40.0, concurrency=2))
+    req = result.requests
+    assert req.scheduled == 40
+    assert req.ok == 10, errors_of(result)
+    refused = errors_of(result)["transport"]["refused"]
+    assert req.not_sent == refused == 30
+    assert req.scheduled == req.sent + req.not_sent, dict(req)
+    text = text_block(result.to_dict())  # type: ignore[arg-type]
+    assert "Requests not sent: 30 (due, never sent" in text
+    assert "transport: 30 (refused 30)" in text
 
 
 # -- item 10: a reset during one user's handshake --------------------------------------

@@ -65,7 +65,7 @@ def test_a_billion_per_second_ends_on_time_in_bounded_memory(server: SpawnedServ
     peak_mb = peak / 2**20
     report = json.loads(out)
     req = report["requests"]
-    not_sent = report["errors_by_code"].get("timeout", {}).get("not_sent", 0)
+    codes = report["errors_by_code"]
     assert elapsed < DURATION_S + TIMEOUT_S + GRACE_S, elapsed
     assert peak_mb < 150, peak_mb
     acc = report["accuracy"]
@@ -73,9 +73,11 @@ def test_a_billion_per_second_ends_on_time_in_bounded_memory(server: SpawnedServ
     assert acc["verdict"] in ("client_bound", "contended"), acc["reason"]
     assert "requests/s of the 1e+09 targeted" in acc["reason"]
     assert req["scheduled"] == 3_000_000_000
-    # every scheduled request was sent or counted: requests a worker held when the run's
-    # end cancelled it included
-    assert req["scheduled"] == req["sent"] + not_sent, (req, not_sent)
+    # every scheduled request was sent or counted as never sent, whatever stopped it: a
+    # deadline that passed first, a reconnect that could not finish in the time left
+    # (`transport`/`connect_timeout`), the run's end cancelling a worker that held one
+    assert req["scheduled"] == req["sent"] + req["not_sent"], (req, codes)
+    assert req["not_sent"] >= codes["timeout"]["not_sent"], (req, codes)
 
 
 def test_ctrl_c_stops_a_billion_per_second_at_once(server: SpawnedServer) -> None:

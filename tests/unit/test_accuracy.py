@@ -52,11 +52,11 @@ def test_low_send_rate_makes_it_client_bound() -> None:
 
 
 def test_a_rate_beyond_reach_names_what_was_sent_not_what_was_skipped() -> None:
-    # 1,000 dispatched over 10 s, 900 of them given up unsent: 10 sent per second
-    check = _check(target_rps=1e9, skipped=900)
+    # 1,000 dispatched over 10 s, 900 of them never sent: 10 sent per second
+    check = _check(target_rps=1e9, not_sent=900)
     verdict, reason = accuracy.verdict(check, Limits())
     assert verdict == "client_bound"
-    assert "sent 10 requests/s of the 1e+09 targeted (900 more given up unsent)" in reason
+    assert "sent 10 requests/s of the 1e+09 targeted (900 more never sent)" in reason
 
 
 def test_cpu_saturation_makes_it_client_bound() -> None:
