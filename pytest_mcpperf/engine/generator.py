@@ -303,20 +303,24 @@ class Generator:
         loop = asyncio.get_running_loop()
         gc_tracker = accuracy.GcTracker(self.clock)
         gc_tracker.install()
+        cpu = accuracy.CpuMeter(self.clock, time.process_time)
+        host = accuracy.HostCpuMeter()
+        open_loop = self.spec.pattern != JOURNEY and not self.closed_loop
+        plan = self._prepare_open_loop() if open_loop else None
+        # The schedule starts now, after the setup above: a request due at t0 is not
+        # made late by the generator's own preparations.
         self.t0 = self.clock()
         self.measure_from = self.t0 + self.spec.warmup_s
         self.last_done = self.last_dispatch = self.measure_from
         ticker = loop.create_task(self._ticker())
         lag = loop.create_task(self._lag_probe())
-        cpu = accuracy.CpuMeter(self.clock, time.process_time)
-        host = accuracy.HostCpuMeter()
         try:
-            if self.spec.pattern == JOURNEY:
+            if plan is not None:
+                await self._open_loop(plan)
+            elif self.spec.pattern == JOURNEY:
                 await journey.run(self, self.users[0].session.era)
-            elif self.closed_loop:
-                await self._closed_loop()
             else:
-                await self._open_loop()
+                await self._closed_loop()
         finally:
             gc_tracker.remove()
             ticker.cancel()
@@ -378,15 +382,19 @@ class Generator:
     # Lateness is measured per send: `dispatch_lateness` for a parked worker woken by
     # the timer (the dispatcher's own delay), `queue_wait` for a request that waited
     # for a free connection (the server pushing back). Both count in latency.
-    async def _open_loop(self) -> None:
+    def _prepare_open_loop(self) -> schedule.Plan:
+        """The plan, cursor and timer, made before the schedule's clock starts."""
         plan = build_plan(self.spec)
         self.check.target_rps = plan.target_rps / self.shard_count
         self.window_s = dispatch_window_s(self.check.target_rps)
         self.cursor = schedule.ShardCursor(plan.cursor(), self.shard_index, self.shard_count)
-        loop = asyncio.get_running_loop()
-        self.loop = loop
-        self.wake = timer.make_timer(loop, self._on_timer, self.clock)
+        self.loop = asyncio.get_running_loop()
+        self.wake = timer.make_timer(self.loop, self._on_timer, self.clock)
         self.check.timer = self.wake.kind
+        return plan
+
+    async def _open_loop(self, plan: schedule.Plan) -> None:
+        loop = self.loop
         workers = [loop.create_task(self._worker(u)) for u in self.users]
         try:
             limit = self.t0 + plan.duration_s + self.spec.timeout_s + DRAIN_GRACE_S

@@ -11,10 +11,13 @@ The stated 2 ms leaves room for a busy CI host.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from pytest_mcpperf.engine import timer
 from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.spec import LoadSpec
 from pytest_mcpperf.target import SpawnedServer
@@ -62,3 +65,31 @@ def test_dispatch_lateness_p99_is_within_the_stated_bias(bundled: SpawnedServer)
             f"{acc['verdict']}): the stated bias does not apply"
         )
     assert late["p99"] <= STATED_P99_US, late
+
+
+def test_the_generators_own_setup_does_not_make_the_first_requests_late(
+    bundled: SpawnedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The schedule's clock starts once the dispatcher is ready: a slow setup (here a
+    # timer that takes 200 ms to make) must not be charged to the first requests as
+    # waiting, which would read as the server pushing back.
+    made = timer.make_timer
+
+    def slow_make_timer(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)
+        return made(*args, **kwargs)
+
+    monkeypatch.setattr(timer, "make_timer", slow_make_timer)
+    spec = LoadSpec(
+        url=bundled.url,
+        rate=200.0,
+        duration_s=0.5,
+        concurrency=4,
+        arguments={"input": 3},
+        server_pid=bundled.pid,
+    )
+    result = run(spec).to_dict()
+    assert result["requests"]["failed"] == 0, result["errors_by_code"]
+    acc = result["accuracy"]
+    worst_us = max(acc["queue_wait_us"]["max"], acc["dispatch_lateness_us"]["max"])
+    assert worst_us < 150_000, acc
