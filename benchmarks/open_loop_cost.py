@@ -23,6 +23,12 @@ arriving between them). On the 2-core VM this was written on, a sleep and wake-u
 the process 50-150 us of CPU on its own (a 6 us piece of work followed by a 1 ms sleep
 cost 63 us; a closed loop of 1 user cost 84 us/request against 21 us for 32 users).
 
+The floor: beside the engine, a minimal client with no engine at all (one blocking
+socket, one pre-encoded request, `time.sleep` to each due time) is measured unpaced and
+paced at 2,500 and 10,000 rps. What it pays per request at a paced rate beyond its
+unpaced cost is what this host charges for sleeping, waking and waking an idle server:
+a cost any open-loop client pays, and a closed loop at its limit never does.
+
 Needs nginx with the njs module; the bench directory is
 ${MCPPERF_BENCH_DIR:-../shared/bench} relative to the repository root. Note the load
 average beside the figures: on a busy host every ratio moves.
@@ -34,8 +40,10 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,9 +110,70 @@ def run(url: str, duration: int, rate: float | None) -> Step:
     )
 
 
+_CALL = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "fast_compute",
+            "arguments": {},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"},
+        },
+    }
+).encode()
+
+
+def _exchange(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(data)
+    buf = b""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            raise ConnectionError("nginx closed the connection")
+        buf += piece
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        if sep:
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length" and len(rest) >= int(value):
+                    return
+
+
+def floor(url: str, rate: float | None, seconds: float) -> float:
+    """CPU per request (us) of a minimal blocking client, unpaced or paced at `rate`."""
+    port = int(url.split(":")[2].split("/")[0])
+    data = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+        f"Content-Length: {len(_CALL)}\r\n\r\n"
+    ).encode() + _CALL
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _exchange(sock, data)
+        n = 0
+        c0, t0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            if rate:
+                wait = t0 + n / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            _exchange(sock, data)
+            n += 1
+        return (time.process_time() - c0) / max(n, 1) * 1e6
+
+
 def measure(url: str, duration: int, ladder: list[float]) -> int:
     closed = run(url, duration, None)
     print(closed.line(), flush=True)
+    bare = {r: floor(url, r, min(duration, 3)) for r in (None, 2500.0, 10000.0)}
+    print(
+        f"{'floor':>14}: a minimal blocking client (no engine) costs {bare[None]:.1f} "
+        f"us/request unpaced, {bare[2500.0]:.1f} paced at 2,500 rps "
+        f"({bare[2500.0] / closed.cpu_us:.2f}x the engine's closed loop), "
+        f"{bare[10000.0]:.1f} at 10,000 ({bare[10000.0] / closed.cpu_us:.2f}x)",
+        flush=True,
+    )
     fixed = {r: run(url, duration, r) for r in (2500.0, 10000.0)}
     for step in fixed.values():
         print(step.line(closed.cpu_us), flush=True)
