@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from timedpreflight import preflight_times, timed_tests
 
 from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.errors import ConfigError
@@ -330,21 +330,9 @@ def test_an_sdk_server_preflight_through_pytest(
         "prompt": 'method="prompts/get", params={"name": "nope"}',
         "resource": 'method="resources/read", params={"uri": "notes://nope"}',
     }
-    body = "".join(
-        f"""
-        @pytest.mark.load(rate=100, duration=60, {kw})
-        def test_{name}(perf_client, mcp_server):
-            t0 = time.perf_counter()
-            try:
-                perf_client.run()
-            finally:
-                print(f"preflight took {{time.perf_counter() - t0:.3f}} s")
-        """
-        for name, kw in markers.items()
-    )
     result = _pytest(
         pytester,
-        "import time\n\nimport pytest\n" + textwrap.dedent(body),
+        timed_tests(markers),
         "--mcp-transport",
         "stdio",
         "--mcp-server-cmd",
@@ -358,6 +346,6 @@ def test_an_sdk_server_preflight_through_pytest(
             "*no resource 'notes://nope'; it offers: notes://today;*",
         ]
     )
-    took = [float(s) for s in re.findall(r"preflight took ([0-9.]+) s", result.stdout.str())]
+    took = preflight_times(result.stdout.str())
     assert len(took) == 3, result.stdout.str()
     assert max(took) < 3.0, took
