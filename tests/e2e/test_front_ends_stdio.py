@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from clirun import json_report, mcpperf
 
 pytestmark = pytest.mark.e2e
 
 SERVER = Path(__file__).with_name("stdio_server.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_pytest_over_stdio_with_a_mix_of_request_kinds(pytester: pytest.Pytester) -> None:
@@ -55,39 +53,20 @@ def test_pytest_over_stdio_with_a_mix_of_request_kinds(pytester: pytest.Pytester
 
 
 def test_cli_client_over_stdio_and_preflight() -> None:
-    base = [sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput"]
+    base = ["client", "throughput"]
     stdio = ["--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"]
-    ok = subprocess.run(
-        [
-            *base,
-            *stdio,
-            "--tool",
-            "echo",
-            "--requests-per-second",
-            "100",
-            "--duration-seconds",
-            "1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
+    ok = mcpperf(
+        *base,
+        *stdio,
+        *("--tool", "echo", "--requests-per-second", "100", "--duration-seconds", "1", "--json"),
         timeout=60,
-        cwd=REPO,
-        check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    report = json.loads(ok.stdout)
+    report = json_report(ok)
     assert report["requests"]["ok"] == 100
     assert report["target"]["transport"] == "stdio"
     assert report["server"]["rss_mb"]["peak"] > 0
-    bad = subprocess.run(
-        [*base, *stdio, "--tool", "nope", "--duration-seconds", "60"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=REPO,
-        check=False,
-    )
+    bad = mcpperf(*base, *stdio, "--tool", "nope", "--duration-seconds", "60", timeout=30)
     assert bad.returncode == 2
     assert "no tool 'nope'" in bad.stderr
     assert "echo" in bad.stderr
@@ -130,20 +109,14 @@ def test_stress_check_probes_a_stdio_server_the_way_the_test_reaches_it(
 
 def test_cli_mix_of_request_kinds_over_stdio() -> None:
     mix = '[["echo", {}, 1], {"method": "resources/read", "params": {"uri": "mem://a"}}]'
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput"),
-            *("--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"),
-            *("--mix", mix, "--requests-per-second", "100", "--duration-seconds", "1", "--json"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = mcpperf(
+        *("client", "throughput"),
+        *("--transport", "stdio", "--server-cmd", f"{sys.executable} {SERVER}"),
+        *("--mix", mix, "--requests-per-second", "100", "--duration-seconds", "1", "--json"),
         timeout=60,
-        cwd=REPO,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = json_report(proc)
     assert report["requests"]["ok"] == 100
     assert set(report["per_method"]) == {"tools/call", "resources/read"}
     assert all(m["ok"] > 20 for m in report["per_method"].values())

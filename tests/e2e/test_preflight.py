@@ -6,15 +6,15 @@ the resource `mem://a` and the prompt `hello`)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import mcpperf
+from timedpreflight import preflight_times, timed_tests
 
 from pytest_mcpperf.target import SpawnedServer
 
@@ -53,42 +53,14 @@ def bundled() -> Iterator[SpawnedServer]:
         yield server
 
 
-def _timed_tests(markers: dict[str, str]) -> str:
-    """Tests that time `perf_client.run()` alone: the server is up before the body."""
-    body = "".join(
-        f"""
-        @pytest.mark.load(rate=100, duration=60, {kw})
-        def test_{name}(perf_client, mcp_server):
-            t0 = time.perf_counter()
-            try:
-                perf_client.run()
-            finally:
-                print(f"preflight took {{time.perf_counter() - t0:.3f}} s")
-        """
-        for name, kw in markers.items()
-    )
-    return textwrap.dedent("import time\n\nimport pytest\n") + textwrap.dedent(body)
-
-
-def _took(output: str) -> list[float]:
-    return [float(s) for s in re.findall(r"preflight took ([0-9.]+) s", output)]
-
-
 def _cli(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest_mcpperf.cli", "client", "throughput", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    done = mcpperf("client", "throughput", *args, timeout=60)
     return done, time.perf_counter() - t0
 
 
 def test_pytest_unknown_tool_over_http_fails_in_seconds(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(_timed_tests({"tool": 'tool="nope"'}))
+    pytester.makepyfile(timed_tests({"tool": 'tool="nope"'}))
     t0 = time.perf_counter()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     assert time.perf_counter() - t0 < 45  # the 60 s of load never ran
@@ -96,13 +68,13 @@ def test_pytest_unknown_tool_over_http_fails_in_seconds(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(
         ["*the server has no tool 'nope'; it offers: *fast_compute*; fix the tool name (tool=)*"]
     )
-    took = _took(result.stdout.str())
+    took = preflight_times(result.stdout.str())
     assert len(took) == 1, result.stdout.str()
     assert took[0] < LIMIT_S, took
 
 
 def test_pytest_unknown_tool_prompt_and_resource_over_stdio(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(_timed_tests({name: kw for name, (kw, _, _) in UNKNOWN.items()}))
+    pytester.makepyfile(timed_tests({name: kw for name, (kw, _, _) in UNKNOWN.items()}))
     result = pytester.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
@@ -114,7 +86,7 @@ def test_pytest_unknown_tool_prompt_and_resource_over_stdio(pytester: pytest.Pyt
     )
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines_random([f"*{message}*" for _, _, message in UNKNOWN.values()])
-    took = _took(result.stdout.str())
+    took = preflight_times(result.stdout.str())
     assert len(took) == 3, result.stdout.str()
     assert max(took) < LIMIT_S, took
 

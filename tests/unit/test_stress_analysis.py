@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from pytest_mcpperf.analysis.stress import (
@@ -25,9 +23,7 @@ from pytest_mcpperf.analysis.stress import (
     stress_specs,
     tally_from_requests,
 )
-from pytest_mcpperf.errors import TargetError
-from pytest_mcpperf.result import LoadResult
-from pytest_mcpperf.spec import LoadSpec
+from tests.stressfakes import URL, FakeServer, ScriptedEngine, killing_stress
 
 
 def requests(scheduled: int, ok: int, **errors: int) -> dict[str, object]:
@@ -207,8 +203,6 @@ def test_stress_report_object() -> None:
 
 # --- the stress procedure, with a fake engine ----------------------------------------
 
-URL = "http://127.0.0.1:1/mcp"
-
 
 def test_chaos_sends_the_error_rate_as_deliberate_faults_alongside() -> None:
     load = StressLoad("chaos", max_concurrent=10, error_rate_percent=30, requests_per_second=200.0)
@@ -239,43 +233,9 @@ def test_unknown_mode_and_inverted_probe_policy_are_refused() -> None:
         ProbePolicy(timeout_s=1.0, interval_s=2.0)
 
 
-class FakeEngine:
-    """Probes answer with the scripted p99s in turn; the stress run with fixed counts."""
-
-    def __init__(self, probe_p99: list[float]) -> None:
-        self.probe_p99 = list(probe_p99)
-        self.now = 0.0
-        self.specs: list[LoadSpec] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def run_many(self, specs: Sequence[LoadSpec]) -> list[LoadResult]:
-        self.specs.extend(specs)
-        self.now += specs[0].duration_s
-        if specs[0].scenario == "stress probe":
-            p99 = self.probe_p99.pop(0)
-            return [LoadResult({"requests": {"ok": 20, "failed": 0}, "latency_ms": {"p99": p99}})]
-        return [LoadResult({"requests": requests(1000, 960, tool_error=40)}) for _ in specs]
-
-
-class FakeServer:
-    url = URL
-    pid: int | None = 1
-
-    def __init__(self) -> None:
-        self.dead = False
-
-    def alive(self) -> bool:
-        return not self.dead
-
-    def rss(self) -> int:
-        return 0
-
-
 def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
     # baseline 2, 3, 4 ms -> healthy p99 <= 11 ms; then 400, 90, 12, 5, 4, 3 ms
-    engine = FakeEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
+    engine = ScriptedEngine([2.0, 3.0, 4.0, 400.0, 90.0, 12.0, 5.0, 4.0, 3.0, 2.0])
     ph = run_stress(
         FakeServer(),
         StressLoad("memory", duration_s=5.0),
@@ -295,7 +255,7 @@ def test_stress_phases_measure_recovery_from_the_probe_series() -> None:
 
 
 def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
-    engine = FakeEngine([2.0, 2.0, 2.0] + [500.0] * 100)
+    engine = ScriptedEngine([2.0, 2.0, 2.0] + [500.0] * 100)
     ph = run_stress(
         FakeServer(),
         StressLoad("cpu", duration_s=2.0),
@@ -310,17 +270,14 @@ def test_stress_probing_is_bounded_when_the_server_never_recovers() -> None:
 
 
 def test_a_server_that_dies_under_stress_is_a_result_not_an_error() -> None:
-    engine = FakeEngine([2.0, 2.0, 2.0])
+    engine = ScriptedEngine([2.0, 2.0, 2.0])
     server = FakeServer()
-
-    def run_many(specs: Sequence[LoadSpec]) -> list[LoadResult]:
-        if specs[0].scenario != "stress probe":
-            server.dead = True
-            raise TargetError("cannot start an MCP session: connection refused")
-        return engine.run_many(specs)
-
     ph = run_stress(
-        server, StressLoad("memory", duration_s=1.0), ProbePolicy(), run_many, engine.clock
+        server,
+        StressLoad("memory", duration_s=1.0),
+        ProbePolicy(),
+        killing_stress(engine, server),
+        engine.clock,
     )
     a = analyze_phases(ph, hold=3)
     assert (a.server_alive, a.grade, a.recovery_s, a.passed) == (False, "POOR", None, False)
