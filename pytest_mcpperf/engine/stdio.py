@@ -364,19 +364,13 @@ class StdioPipe:
         owner = self.owner
         if owner is None:
             return
-        msg = _message(line)
-        if msg is None:
-            owner.counters.bad_lines += 1
+        rid = owner.response_id(line)
+        if rid is None:
             return
-        if "method" in msg:
-            owner.from_server(msg)
-            return
-        rid = msg.get("id")
-        if isinstance(rid, int | str):
-            for mux in self.muxes:
-                if rid in mux.pending:
-                    _call(mux, owner.loop, mux.on_response, rid, line)
-                    return
+        for mux in self.muxes:
+            if rid in mux.pending:
+                _call(mux, owner.loop, mux.on_response, rid, line)
+                return
         owner.counters.unmatched += 1
 
     def _each(self, method: str) -> None:
@@ -501,18 +495,26 @@ class StdioMux:
     # -- what the server writes -------------------------------------------------------
     def on_line(self, line: bytes) -> None:
         """A line read while this is the pipe's only run (in this loop)."""
+        rid = self.response_id(line)
+        if rid is not None:
+            self.on_response(rid, line)
+
+    def response_id(self, line: bytes) -> int | str | None:
+        """The id `line` answers; None when it answers none, and then it is dealt with
+        here: a line that is no JSON-RPC object counts as bad, the server's own request
+        or notification is handled, a response without a usable id counts as unmatched."""
         msg = _message(line)
         if msg is None:
             self.counters.bad_lines += 1
-            return
+            return None
         if "method" in msg:
             self.from_server(msg)
-            return
+            return None
         rid = msg.get("id")
         if isinstance(rid, int | str):
-            self.on_response(rid, line)
-        else:
-            self.counters.unmatched += 1
+            return rid
+        self.counters.unmatched += 1
+        return None
 
     def on_response(self, rid: int | str, line: bytes) -> None:
         """The response `line` to this run's request `rid` (in this loop)."""
