@@ -245,8 +245,7 @@ class Endpoint:
         self, msg: Message, ctx: ToolContext, *, modern: bool, extra: dict[str, str] | None = None
     ) -> Response:
         tool, args = methods.find_tool(self.tools, msg.params)
-        meta = msg.params.get("_meta")
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        token = methods.progress_token(msg.params)
         if token is not None and tool.long:
             return self.tools_call_sse(msg, tool, args, replace(ctx), token, modern, extra)
         try:
@@ -275,12 +274,7 @@ class Endpoint:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
-            params: Json = {"progressToken": token, "progress": done}
-            if total is not None:
-                params["total"] = total
-            if message:
-                params["message"] = message
-            queue.put_nowait(sse_event(notification("notifications/progress", params)))
+            queue.put_nowait(sse_event(methods.progress_notification(token, done, total, message)))
 
         ctx.progress = progress
 

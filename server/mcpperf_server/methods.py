@@ -21,6 +21,7 @@ from .protocol import (
     Json,
     JsonId,
     RpcError,
+    notification,
 )
 from .sessions import LOG_LEVELS, Session
 from .tools import DropConnection, Tool, ToolContext
@@ -153,6 +154,24 @@ async def call_cancellable(tool: Tool, args: Json, ctx: ToolContext, msg_id: Jso
                 "request cancelled by notifications/cancelled",
             ) from None
         raise
+
+
+def progress_token(params: Json) -> Any:
+    """The progress token a request's params carry in `_meta` (None when there is none)."""
+    meta = params.get("_meta")
+    return meta.get("progressToken") if isinstance(meta, dict) else None
+
+
+def progress_notification(
+    token: Any, done: float, total: float | None, message: str | None
+) -> Json:
+    """The `notifications/progress` message for `token` (a tool context's `progress`)."""
+    params: Json = {"progressToken": token, "progress": done}
+    if total is not None:
+        params["total"] = total
+    if message:
+        params["message"] = message
+    return notification("notifications/progress", params)
 
 
 def cancel(session: Session, params: Any) -> None:

@@ -52,7 +52,6 @@ from .protocol import (
     RpcError,
     busy,
     encode,
-    notification,
     result_body,
 )
 from .sessions import Session
@@ -232,8 +231,7 @@ class Endpoint:
     async def call(self, msg: Message) -> Json:
         tool, args = methods.find_tool(self.tools, msg.params)
         ctx = self.ctx
-        meta = msg.params.get("_meta")
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        token = methods.progress_token(msg.params)
         if token is not None and tool.long:
             ctx = replace(ctx, progress=self._progress(token))
         if tool.long:
@@ -242,12 +240,7 @@ class Endpoint:
 
     def _progress(self, token: Any) -> Any:
         async def progress(done: float, total: float | None, message: str | None) -> None:
-            params: Json = {"progressToken": token, "progress": done}
-            if total is not None:
-                params["total"] = total
-            if message:
-                params["message"] = message
-            self.send(encode(notification("notifications/progress", params)))
+            self.send(encode(methods.progress_notification(token, done, total, message)))
 
         return progress
 
