@@ -13,16 +13,13 @@ stdio/HTTP ratios. Exits 1 when a run saw errors.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import statistics
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-MCPPERF = [sys.executable, "-m", "pytest_mcpperf.cli"]
+from _client import client_concurrent
+
 LEGS = {
     "http": [],
     "stdio": [
@@ -35,11 +32,8 @@ LEGS = {
 
 
 def mcpperf_run(where: list[str], users: int, duration: int) -> dict[str, Any]:
-    out = subprocess.run(
+    return client_concurrent(
         [
-            *MCPPERF,
-            "client",
-            "concurrent",
             *where,
             "--tool",
             "fast_compute",
@@ -47,20 +41,9 @@ def mcpperf_run(where: list[str], users: int, duration: int) -> dict[str, Any]:
             '{"input": 5}',
             "--concurrency",
             str(users),
-            "--duration-seconds",
-            str(duration),
-            "--json",
         ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        cwd=REPO,
-        check=False,
+        duration,
     )
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"mcpperf failed ({out.returncode}):\n{out.stderr}")
-    report: dict[str, Any] = json.loads(out.stdout)
-    return report
 
 
 def figures(report: dict[str, Any]) -> dict[str, float]:

@@ -16,48 +16,24 @@ ${MCPPERF_BENCH_DIR:-../shared/bench}); without it only the stdio leg runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from _client import REPO, client_concurrent
+
 from pytest_mcpperf.target import SpawnedServer
 
-REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(os.environ.get("MCPPERF_BENCH_DIR", REPO.parent / "shared" / "bench"))
-MCPPERF = [sys.executable, "-m", "pytest_mcpperf.cli"]
 ECHO = shlex.join([sys.executable, str(Path(__file__).with_name("stdio_echo.py"))])
 
 
 def mcpperf_run(where: list[str], tool: list[str], duration: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            *MCPPERF,
-            "client",
-            "concurrent",
-            *where,
-            *tool,
-            "--concurrency",
-            "64",
-            "--duration-seconds",
-            str(duration),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        cwd=REPO,
-        check=False,
-    )
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"mcpperf failed ({out.returncode}):\n{out.stderr}")
-    report: dict[str, Any] = json.loads(out.stdout)
-    return report
+    return client_concurrent([*where, *tool, "--concurrency", "64"], duration)
 
 
 def figures(report: dict[str, Any]) -> tuple[float, float, int]:
