@@ -17,7 +17,6 @@ ${MCPPERF_BENCH_DIR:-../shared/bench} relative to the repository root.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -27,11 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+from _client import REPO, client_concurrent
+
 from pytest_mcpperf.target import SpawnedServer
 
-REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(os.environ.get("MCPPERF_BENCH_DIR", REPO.parent / "shared" / "bench"))
-MCPPERF = [sys.executable, "-m", "pytest_mcpperf.cli"]
 
 
 def wrk_rps(url: str, duration: int) -> float:
@@ -49,28 +48,8 @@ def wrk_rps(url: str, duration: int) -> float:
 
 
 def mcpperf_run(url: str, duration: int, processes: int) -> dict[str, object]:
-    out = subprocess.run(
-        [
-            *MCPPERF,
-            "client",
-            "concurrent",
-            "--server-url",
-            url,
-            "--concurrency",
-            "64",
-            "--duration-seconds",
-            str(duration),
-            "--processes",
-            str(processes),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        cwd=REPO,
-    ).stdout
-    report: dict[str, object] = json.loads(out)
-    return report
+    args = ["--server-url", url, "--concurrency", "64", "--processes", str(processes)]
+    return client_concurrent(args, duration)
 
 
 def main() -> int:
