@@ -81,6 +81,12 @@ class Limits:
     # Steal time on the same VM: 0-0.6% quiet, 0.8% with both vCPUs busy on our own work,
     # 6-16% while other tenants of the hypervisor were busy (closed-loop rps fell to 0.74x).
     steal_percent: float = 10.0  # of all cores, on its own
+    # The host's and the server's CPU come from counters in 10 ms ticks (/proc/stat,
+    # psutil's cpu_times): over a shorter window their shares are noise. A single burst
+    # of 200 answered in 4 ms read host 100% busy and the server 0%, "other work 52%".
+    # Below this window the host is not judged (neither `contended` nor a busy host's
+    # `client_bound`): 0.5 s is 50 ticks per core, a share to within 2 points.
+    host_window_min_s: float = 0.5
 
 
 class LagTracker:
@@ -282,6 +288,8 @@ def other_work_percent(check: SelfCheck, server_cpu_percent: float | None) -> fl
 def contention(check: SelfCheck, limits: Limits, server_cpu_percent: float | None) -> list[str]:
     """Why other work on the host disturbed the run (empty when it did not)."""
     reasons: list[str] = []
+    if check.window_s < limits.host_window_min_s:
+        return reasons  # too short for the host's counters to say anything
     other = other_work_percent(check, server_cpu_percent)
     if (
         other is not None
@@ -366,7 +374,9 @@ def _client_bound(
     if cpu >= limits.cpu_percent:
         reasons.append(f"generator CPU {cpu:.0f}% of one core")
     elif (
-        check.host_busy_percent >= limits.host_busy_percent and cpu >= limits.host_share_cpu_percent
+        check.host_busy_percent >= limits.host_busy_percent
+        and cpu >= limits.host_share_cpu_percent
+        and check.window_s >= limits.host_window_min_s
     ):
         reasons.append(
             f"host CPUs {check.host_busy_percent:.0f}% busy while the generator "

@@ -153,3 +153,19 @@ def test_assertion_failures_say_the_run_was_contended() -> None:
     assert "host CPUs 100% busy and other work used 88%" in text
     failed = [o for o in check_thresholds(report, ["p99<1ms"]) if not o.passed]
     assert "CONTENDED" in failure_message(failed)
+
+
+def test_a_window_too_short_for_the_hosts_counters_is_not_judged_contended() -> None:
+    # A burst of 200 answered in 4 ms (scenarios' test_burst over stdio): /proc/stat's
+    # 10 ms ticks read the host 100% busy and the server's tree 0%.
+    c = _check(window_s=0.004, **TWO_LOOPS)
+    assert accuracy.contention(c, Limits(), 0.0) == []
+    assert accuracy.verdict(c, Limits(), server_cpu_percent=0.0)[0] == "valid"
+    # the same figures over a window the counters can resolve are contended
+    c.window_s = Limits().host_window_min_s
+    assert accuracy.verdict(c, Limits(), server_cpu_percent=0.0)[0] == "contended"
+
+
+def test_a_short_window_does_not_blame_a_busy_host_for_the_generator() -> None:
+    c = _check(window_s=0.004, host_busy_percent=100.0, cpu_percent=[60.0])
+    assert accuracy.verdict(c, Limits(), server_cpu_percent=0.0)[0] == "valid"
