@@ -45,6 +45,20 @@ def test_late_sends_make_it_client_bound() -> None:
     assert "worst 50 ms" in reason
 
 
+def test_one_late_send_in_a_short_run_is_a_hiccup_two_are_not() -> None:
+    # 20 sends at 20 requests/s; one left 22 ms late (a host stall): counted, charged to
+    # its own latency, but one request does not make the generator the limit
+    c = SelfCheck(target_rps=20.0, window_s=1.0, send_window_s=1.0, cpu_percent=[5.0])
+    for late in [0.0005] * 19 + [0.022]:
+        c.dispatch(late, Limits())
+    assert c.late_sends == 1
+    assert accuracy.verdict(c, Limits())[0] == "valid"
+    c.dispatch(0.015, Limits())
+    verdict, reason = accuracy.verdict(c, Limits())
+    assert verdict == "client_bound"
+    assert "2 of 21 sends" in reason
+
+
 def test_low_send_rate_makes_it_client_bound() -> None:
     verdict, reason = accuracy.verdict(_check(target_rps=200.0), Limits())
     assert verdict == "client_bound"
