@@ -398,16 +398,25 @@ class Generator:
         workers = [loop.create_task(self._worker(u)) for u in self.users]
         try:
             limit = self.t0 + plan.duration_s + self.spec.timeout_s + DRAIN_GRACE_S
-            _, pending = await asyncio.wait(workers, timeout=max(0.0, limit - self.clock()))
+            _, pending = await asyncio.wait(
+                workers,
+                timeout=max(0.0, limit - self.clock()),
+                return_when=asyncio.FIRST_EXCEPTION,
+            )
             for w in pending:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            ends = await asyncio.gather(*workers, return_exceptions=True)
         finally:
             self.wake.close()
             for fut in self.parked:
                 if not fut.done():
                     fut.set_result(None)
             self.parked.clear()
+        # Requests fail as classified outcomes; anything else that ended a worker is a
+        # fault of the generator: said at once, not left to shrink the pool unseen.
+        for end in ends:
+            if isinstance(end, Exception):
+                raise end
         self._expire(math.inf)  # what the run never reached: counted as not sent
         self._fold_lateness()
 

@@ -126,3 +126,21 @@ def test_every_scheduled_request_is_sent_or_counted_when_workers_are_cancelled(
     assert st.sent > 0
     assert not_sent > 0
     assert st.scheduled == st.sent + not_sent
+
+
+class BrokenGenerator(StubGenerator):
+    """Its 5th request hits a fault of the generator itself (not a request's outcome)."""
+
+    async def _one(self, user: _User, intended: float, index: int) -> Outcome:
+        if len(self.sends) == 4:
+            raise RuntimeError("a bug in the generator")
+        return await super()._one(user, intended, index)
+
+
+def test_a_worker_ended_by_a_fault_of_the_generator_stops_the_run_and_says_so() -> None:
+    spec = LoadSpec(url="http://127.0.0.1:9/mcp", rate=100.0, duration_s=5.0, concurrency=4)
+    gen = BrokenGenerator(spec)
+    t = time.perf_counter()
+    with pytest.raises(RuntimeError, match="a bug in the generator"):
+        run_coroutine(gen.run())
+    assert time.perf_counter() - t < 2.0  # at once, not at the run's planned end
