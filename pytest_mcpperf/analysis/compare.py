@@ -21,7 +21,9 @@ The method, for 4-10 runs a side and the standard library only:
 
 A metric's verdict: `unchanged` when the whole interval lies within +-delta;
 `slower` / `faster` when the interval excludes zero; otherwise `inconclusive`, with the
-number of runs a side that would likely settle it. A run whose generator self-check
+number of runs a side that would likely settle it. A percentile is compared only when
+every run has a response above it (`MIN_OK_FOR`: p99 of 20 responses is their slowest,
+which one hiccup decides). A run whose generator self-check
 was not `valid` (the client, not the server, was measured) makes the comparison
 `inconclusive`, never `slower`.
 """
@@ -53,6 +55,9 @@ DEFAULT_GATES = "p50:10%,p99:10%,rps:5%"
 DEFAULT_DELTA_PERCENT = 3.0
 DEFAULT_CONFIDENCE = 0.95
 MAX_RUNS_NEEDED = 1000
+#: successful responses a run needs before its percentile is more than its slowest one:
+#: at least one response above it (p99 of 20 responses is their maximum, not a p99)
+MIN_OK_FOR: dict[str, int] = {"p50": 2, "p90": 10, "p99": 100}
 
 
 # ---------------------------------------------------------------- per-run summaries
@@ -81,6 +86,7 @@ def run_summary(report: Mapping[str, Any]) -> Summary:
         if name.startswith("p") and not ok:
             measured = False
         out[name] = float(value) if measured else None
+    out["ok"] = int(ok)
     out["error_rate"] = failed / (ok + failed) if ok + failed else 0.0
     out["accuracy"] = str(_get(report, ("accuracy", "verdict")) or "valid")
     if out["accuracy"] != "valid":
@@ -365,6 +371,7 @@ class Comparison:
             "delta_percent": self.delta_percent,
             "runs": {"baseline": self.runs[0], "candidate": self.runs[1]},
             "invalid_runs": list(self.invalid_runs),
+            "notes": list(self.notes),
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
         }
 
@@ -374,6 +381,25 @@ def _values(summaries: Sequence[Summary], name: str) -> list[float] | None:
     if not values or not all(isinstance(v, int | float) and v > 0 for v in values):
         return None
     return [float(v) for v in values if v is not None]
+
+
+def too_few(name: str, summaries: Sequence[Summary]) -> list[int]:
+    """The runs' successful-response counts when any is too small for the percentile
+    `name` (MIN_OK_FOR) to be estimated; [] when every run has enough (or a summary
+    saved before counts were kept does not say)."""
+    need = MIN_OK_FOR.get(name)
+    counts = [s["ok"] for s in summaries if isinstance(s.get("ok"), int)]
+    if need is None or not any(0 < n < need for n in counts):
+        return []
+    return counts
+
+
+def _too_few_note(name: str, counts: Sequence[int]) -> str:
+    return (
+        f"{name} not compared: it needs at least {MIN_OK_FOR[name]} successful responses a "
+        f"run to be more than the run's slowest one, and runs had {min(counts)}-"
+        f"{max(counts)}: run longer or at a higher rate, or gate on another figure"
+    )
 
 
 def _invalid(label: str, summaries: Sequence[Summary]) -> list[str]:
@@ -398,7 +424,12 @@ def compare(
     by_metric = {g.metric: g for g in gates}
     alpha = (1.0 - confidence) / len(by_metric)
     metrics: dict[str, MetricResult] = {}
+    notes: list[str] = []
     for name in METRICS:
+        counts = too_few(name, [*baseline, *candidate])
+        if counts:
+            notes.append(_too_few_note(name, counts))
+            continue
         b, c = _values(baseline, name), _values(candidate, name)
         if b is None or c is None or len(b) < 2 or len(c) < 2:
             continue
@@ -406,7 +437,9 @@ def compare(
             name, b, c, alpha=alpha, delta_percent=delta_percent, gate=by_metric.get(name)
         )
     invalid = tuple(_invalid("baseline", baseline) + _invalid("candidate", candidate))
-    verdict, reason = _top_verdict(metrics, by_metric, invalid, (len(baseline), len(candidate)))
+    verdict, reason = _top_verdict(
+        metrics, by_metric, invalid, (len(baseline), len(candidate)), notes
+    )
     failed = verdict == "slower" and any(m.beyond_limit for m in metrics.values())
     return Comparison(
         verdict=verdict,
@@ -417,6 +450,7 @@ def compare(
         delta_percent=delta_percent,
         runs=(len(baseline), len(candidate)),
         invalid_runs=invalid,
+        notes=tuple(notes),
     )
 
 
@@ -425,6 +459,7 @@ def _top_verdict(
     gates: Mapping[str, Gate],
     invalid: Sequence[str],
     runs: tuple[int, int],
+    notes: Sequence[str] = (),
 ) -> tuple[str, str]:
     if invalid:
         return "inconclusive", (
@@ -432,7 +467,13 @@ def _top_verdict(
             + "; ".join(invalid)
             + "): rerun with less load or more generator processes"
         )
+    slower = [metrics[g] for g in gates if g in metrics and metrics[g].verdict == "slower"]
+    if slower:  # a gated figure confidently slower is news, whatever others lack
+        return "slower", "; ".join(describe(m) for m in slower)
     missing = [g for g in gates if g not in metrics]
+    unestimated = [n for n in notes if n.split(" ", 1)[0] in missing]
+    if unestimated:
+        return "inconclusive", "; ".join(unestimated)
     if missing:
         return "inconclusive", (
             f"no figures for {', '.join(missing)} in every run (it takes at least 2 runs "
@@ -483,6 +524,7 @@ def text_lines(c: Comparison) -> list[str]:
     for m in c.metrics.values():
         gate = f" [gate {m.limit_percent:g} %]" if m.gated else ""
         lines.append(f"  {describe(m)}{gate}")
+    lines += [f"  {note}" for note in c.notes]
     return lines
 
 
@@ -520,6 +562,7 @@ def markdown(c: Comparison | Mapping[str, Any], title: str = "mcpperf comparison
         f"{runs['baseline']} baseline and {runs['candidate']} candidate runs; "
         f"{d['confidence']:.0%} confidence over the gated metrics; unchanged means within "
         f"+-{d['delta_percent']:g} %.",
+        *(f"\n{note}." for note in d.get("notes", ())),
     ]
     return "\n".join(rows) + "\n"
 

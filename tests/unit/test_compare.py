@@ -137,6 +137,43 @@ def test_a_regression_within_the_limit_is_slower_but_does_not_fail() -> None:
     assert not result.failed
 
 
+def with_ok(summaries: list[cmp.Summary], ok: int) -> list[cmp.Summary]:
+    return [{**s, "ok": ok} for s in summaries]
+
+
+def test_a_percentile_of_too_few_responses_is_not_compared() -> None:
+    """p99 of 20 responses is their slowest one: it is not compared, and a gate on it
+    makes the verdict inconclusive with the reason, never `slower` on a maximum."""
+    rng = random.Random(7)
+    base = with_ok(runs(rng, 5, 0.0), 20)
+    cand = with_ok(runs(rng, 5, 0.0), 20)
+    for s in cand:
+        s["p99"] *= 1.5  # every candidate maximum is slower
+    result = cmp.compare(base, cand)
+    assert "p99" not in result.metrics
+    assert {"p50", "p90", "rps"} <= set(result.metrics)
+    assert result.verdict == "inconclusive"
+    need = "p99 not compared: it needs at least 100 successful responses a run"
+    assert result.reason.startswith(need)
+    assert "runs had 20-20" in result.reason
+    assert result.to_dict()["notes"] == list(result.notes) == [result.reason]
+    assert any(line.strip() == result.reason for line in cmp.text_lines(result))
+    assert result.reason in cmp.markdown(result)
+    # a gated figure that is confidently slower still decides
+    slower = with_ok(runs(rng, 5, 0.5), 20)
+    assert cmp.compare(base, slower).verdict == "slower"
+    # with 100 responses a run, p99 is a percentile again and is compared
+    enough = cmp.compare(with_ok(base, 100), with_ok(cand, 100))
+    assert enough.metrics["p99"].verdict == "slower"
+    assert enough.verdict == "slower"
+    assert not enough.notes
+
+
+def test_a_summary_counts_its_successful_responses() -> None:
+    report = {"requests": {"ok": 20, "failed": 1}, "latency_ms": {"p99": 3.0}}
+    assert cmp.run_summary(report)["ok"] == 20
+
+
 def test_four_runs_a_side_with_three_gates_cannot_reach_95_percent() -> None:
     rng = random.Random(5)
     result = cmp.compare(runs(rng, 4, 0.0), runs(rng, 4, 0.5))
