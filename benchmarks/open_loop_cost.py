@@ -33,13 +33,22 @@ timerfd tick per dispatch window (generator.dispatch_window_s), every due reques
 and every answer read only on a tick, the answer's arrival taken from the kernel's
 receive timestamp (SO_TIMESTAMPNS) so the latency stays true; no HTTP parsing, no
 JSON, no bookkeeping: below its cost no open-loop engine can go on this host.
+The ticks alone: a process that does nothing but wait on the periodic timerfd of the
+dispatch window of 2,500 and of 10,000 rps (one wake per 2 requests; a window that
+acceptance 2's 0.2 ms bound on latency minus service time at 10,000 rps allows) shows
+what the host charges per wake, and so what any open-loop client keeping that window
+pays per request before doing any work.
 Measured on the 2-core VM (one run each, quiet): engine closed loop 18-21 us/request;
 the per-request floor 2.5-3.6x that at 2,500 rps; the batched floor 1.5-2.3x at 2,500
 and 1.4-1.6x at 10,000. So at 2,500 rps even the batched floor can pass 2x here. The
 engine was tried with its answers read on the ticks like the batched floor (a private
 epoll set, reading paused on the loop, kernel receive times): side by side it saved
 about 13 % of the CPU per request at 10,000 rps and nothing measurable at 2,500, for
-twice the dispatch lateness at p50; it was not kept.
+twice the dispatch lateness at p50; it was not kept. On a later, faster VM (2026-12-02,
+quiet): closed loop 14.3 us/request; a wake 27.5-35.5 us, so the ticks alone cost about
+14 us/request (1x the closed loop) at both rates; the batched floor 1.34-1.38x (its own
+work per request is about a third of the engine's); the engine 3.3x at 2,500 and 4.2x
+at 10,000.
 
 Needs nginx with the njs module; the bench directory is
 ${MCPPERF_BENCH_DIR:-../shared/bench} relative to the repository root. Note the load
@@ -195,14 +204,41 @@ class _Period(ctypes.Structure):
     _fields_ = [("interval", _Spec), ("value", _Spec)]
 
 
+def _ticker(rate: float) -> tuple[int, _Period]:
+    """A non-blocking timerfd (not yet armed) and the period of `rate`'s dispatch window."""
+    window = dispatch_window_s(rate) or 1.0 / rate
+    tfd = ctypes.CDLL(None, use_errno=True).timerfd_create(1, os.O_NONBLOCK | os.O_CLOEXEC)
+    ns = int(window * 1e9)  # CLOCK_MONOTONIC above
+    return tfd, _Period(_Spec(0, ns), _Spec(0, ns))
+
+
+def wake_cost(rate: float, seconds: float) -> tuple[float, float]:
+    """(CPU per wake in us, wakes per second) of the dispatch ticks alone at `rate`: a
+    process that only waits on the periodic timerfd of `rate`'s window and reads it.
+    What any open-loop client that keeps that window pays before any request work."""
+    tfd, period = _ticker(rate)
+    ticks = select.epoll()
+    try:
+        ctypes.CDLL(None, use_errno=True).timerfd_settime(tfd, 0, ctypes.byref(period), None)
+        ticks.register(tfd, select.EPOLLIN)
+        n = 0
+        c0, t0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            ticks.poll(-1)
+            os.read(tfd, 8)
+            n += 1
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    finally:
+        ticks.close()
+        os.close(tfd)
+    return cpu / max(n, 1) * 1e6, n / wall
+
+
 def floor_batched(url: str, rate: float, seconds: float) -> tuple[float, float]:
     """(CPU per request in us, latency p50 in ms) of the batched floor client at `rate`."""
     port, data = _port_and_call(url)
-    window = dispatch_window_s(rate) or 1.0 / rate
     libc = ctypes.CDLL(None, use_errno=True)
-    tfd = libc.timerfd_create(1, os.O_NONBLOCK | os.O_CLOEXEC)  # CLOCK_MONOTONIC
-    ns = int(window * 1e9)
-    period = _Period(_Spec(0, ns), _Spec(0, ns))
+    tfd, period = _ticker(rate)
     socks: dict[int, socket.socket] = {}
     ready, ticks = select.epoll(), select.epoll()
     try:
@@ -261,6 +297,17 @@ def measure(url: str, duration: int, ladder: list[float]) -> int:
         f"{bare[10000.0]:.1f} at 10,000 ({bare[10000.0] / closed.cpu_us:.2f}x)",
         flush=True,
     )
+    for rate in (2500.0, 10000.0):
+        per_wake, wakes = wake_cost(rate, min(duration, 3))
+        alone = per_wake * wakes / rate
+        print(
+            f"{'ticks alone':>14}: at {rate:.0f} rps the {dispatch_window_s(rate) * 1e3:g} ms "
+            f"dispatch window wakes {wakes:.0f} times/s at {per_wake:.1f} us each: "
+            f"{alone:.1f} us/request ({alone / closed.cpu_us:.2f}x the engine's closed "
+            "loop) before any request work; an engine adding only these wakes to its "
+            f"closed loop: {(closed.cpu_us + alone) / closed.cpu_us:.2f}x",
+            flush=True,
+        )
     for rate in (2500.0, 10000.0):
         cpu_us, p50 = floor_batched(url, rate, min(duration, 3))
         print(
