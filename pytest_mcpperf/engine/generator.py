@@ -317,6 +317,12 @@ class Generator:
         try:
             if plan is not None:
                 await self._open_loop(plan)
+                # The run lasts the duration asked for even when its plan's last request
+                # is answered early (a burst, a Poisson tail): its window, and the host's
+                # and the server's figures, cover that duration, not the burst alone.
+                rest = self.measure_from + self.spec.duration_s - self.clock()
+                if rest > 0:
+                    await asyncio.sleep(rest)
             elif self.spec.pattern == JOURNEY:
                 await journey.run(self, self.users[0].session.era)
             else:

@@ -428,6 +428,26 @@ def test_open_loop_patterns_send_their_plan(kw: dict[str, Any], expected: int | 
         result = run(spec)
     want = expected if expected is not None else schedule.count(build_plan(spec))
     assert result.requests.scheduled == result.requests.ok == want
+    # each lasts the duration asked for, though its last request is answered earlier
+    # (a burst's at half time, a Poisson tail's before the end)
+    d = result.to_dict()
+    assert spec.duration_s <= d["duration_s"] < spec.duration_s + 0.1, d["duration_s"]
+    assert d["throughput_rps"] == pytest.approx(want / d["duration_s"], rel=0.01)
+
+
+def test_one_burst_in_a_longer_run_is_reported_over_the_run() -> None:
+    """100 requests at t=0 answered in milliseconds, in a 1 s run: the run lasts 1 s and
+    its throughput is 100 per second, not the burst's drain rate over its milliseconds."""
+    with RawMcpServer() as srv:
+        spec = _spec(srv.url, pattern="burst", burst_size=100, burst_interval_s=5.0, duration_s=1.0)
+        t = time.perf_counter()
+        result = run(spec)
+        took = time.perf_counter() - t
+    d = result.to_dict()
+    assert result.requests.ok == 100
+    assert took >= 1.0
+    assert 1.0 <= d["duration_s"] < 1.1
+    assert 90 < d["throughput_rps"] <= 100
     assert result.requests.failed == 0
 
 
