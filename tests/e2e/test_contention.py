@@ -41,11 +41,11 @@ def bundled() -> Iterator[SpawnedServer]:
         yield server
 
 
-def open_loop(server: SpawnedServer) -> dict[str, Any]:
+def open_loop(server: SpawnedServer, rate: float = 100.0) -> dict[str, Any]:
     spec = LoadSpec(
         url=server.url,
         server_pid=server.pid,
-        rate=100.0,
+        rate=rate,
         duration_s=DURATION_S,
         concurrency=8,
         arguments={"input": 5},
@@ -108,15 +108,7 @@ def test_the_host_reading_covers_the_generator_and_the_server(bundled: SpawnedSe
     own precise counters. With tick-based accounting the kernel's user and system
     counters miss short wake-ups: a run at 1,000 requests/s (generator 14 %, server 30 %
     of a core) read 1.7 % of 2 CPUs busy from them, which hid any other work."""
-    spec = LoadSpec(
-        url=bundled.url,
-        server_pid=bundled.pid,
-        rate=1000.0,
-        duration_s=DURATION_S,
-        concurrency=8,
-        arguments={"input": 5},
-    )
-    report = run(spec).to_dict()
+    report = open_loop(bundled, rate=1000.0)
     acc = report["accuracy"]
     ours = acc["client_cpu_percent"] + report["server"]["cpu_percent"]["mean"]
     host = acc["host_cpu_busy_percent"] * acc["host_cpus"]  # percent of one core
